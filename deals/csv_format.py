@@ -1,0 +1,145 @@
+"""What a valid deals file looks like, as compiled regular expressions, and the texts of the
+errors that say where a file departs from it.
+
+The whole-chunk regex is the fast path: one C-level match per megabyte. When it fails, the
+line-by-line diagnosis below finds the first bad line and says exactly what is wrong with it.
+Both are built from the same per-column patterns, so they cannot disagree.
+"""
+
+import re
+
+from deals.errors import DealsError
+
+COLUMNS = ("customer", "item", "total", "quantity", "date")
+TEXT_COLUMNS = ("customer", "item")
+MAX_TOTAL = 10**12
+
+# Values as they may stand in a field once unquoted (bytes, UTF-8).
+_TEXT_CHAR = rb'[^",\r\n\x00]'
+_TEXT = rb'[ \t]*[^",\r\n\x00 \t]' + _TEXT_CHAR + rb"*"  # at least one non-blank character
+_QUOTED_TEXT = rb'"[ \t]*(?:[^"\r\n\x00 \t]|"")(?:[^"\r\n\x00]|"")*"'
+_TOTAL = rb"(?:\d{1,12}|1000000000000)(?:\.\d{1,2})?"
+_QUANTITY = rb"[1-9]\d{0,9}"
+_DATE = (
+    rb"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[ T]"
+    rb"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
+    rb"(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?"
+)
+
+# Unquoted text may hold quotes and commas; it still needs a non-blank character.
+_TEXT_VALUE = rb"[ \t]*[^\r\n\x00 \t][^\r\n\x00]*"
+
+VALUE_PATTERNS = {
+    "customer": re.compile(_TEXT_VALUE),
+    "item": re.compile(_TEXT_VALUE),
+    "total": re.compile(_TOTAL),
+    "quantity": re.compile(_QUANTITY),
+    "date": re.compile(_DATE),
+}
+
+PROBLEMS = {
+    "customer": "is empty",
+    "item": "is empty",
+    "total": "is not a non-negative number with at most 2 decimals",
+    "quantity": "is not a positive integer",
+    "date": "is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166",
+}
+OUT_OF_RANGE = {
+    "total": f"is over {MAX_TOTAL}",
+    "quantity": "is out of range (at most 2147483647)",
+    "date": "is not a valid date and time",
+}
+
+
+def _field_pattern(column: str) -> bytes:
+    if column in TEXT_COLUMNS:
+        return rb"(?:" + _TEXT + rb"|" + _QUOTED_TEXT + rb")"
+    value = VALUE_PATTERNS[column].pattern
+    return rb"(?:" + value + rb'|"' + value + rb'")'
+
+
+def chunk_regex(columns: tuple[str, ...], newline: bytes) -> re.Pattern[bytes]:
+    """A regex that matches any run of complete, valid lines with columns in this order."""
+    line = b",".join(_field_pattern(column) for column in columns) + re.escape(newline)
+    return re.compile(rb"(?:" + line + rb")*")
+
+
+def line_regex(columns: tuple[str, ...]) -> re.Pattern[bytes]:
+    """A regex for one valid line without its line break (the last line of a file may lack one)."""
+    return re.compile(b",".join(_field_pattern(column) for column in columns))
+
+
+class CsvError(DealsError):
+    """The uploaded file is not a valid deals file; the message says where and why."""
+
+
+def at_line(number: int, text: str) -> CsvError:
+    return CsvError(f"line {number}: {text}")
+
+
+def value_error(number: int, column: str, value: str, problem: str | None = None) -> CsvError:
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    return at_line(number, f"{column} {shown!r} {problem or PROBLEMS[column]}")
+
+
+EMPTY_FILE = "the file is empty"
+NO_HEADER = "line 1: the header is missing"
+
+
+def header_error(problems: list[str], hint: str = "") -> CsvError:
+    expected = ",".join(COLUMNS)
+    return CsvError(f"line 1: header {'; '.join(problems)} (expected {expected}){hint}")
+
+
+def line_too_long(number: int, limit: int) -> CsvError:
+    return at_line(number, f"longer than {limit} bytes")
+
+
+def not_utf8(number: int, byte: int) -> CsvError:
+    return at_line(number, f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8 CSV")
+
+
+def value_problem(column: str, value: bytes) -> str | None:
+    """Why an unquoted value is not valid for its column, or None when it is."""
+    if VALUE_PATTERNS[column].fullmatch(value):
+        return None
+    if column == "total" and _BIG_TOTAL.fullmatch(value):
+        return OUT_OF_RANGE["total"]
+    return PROBLEMS[column]
+
+
+_BIG_TOTAL = re.compile(rb"\d+(?:\.\d{1,2})?")
+
+
+def mixed_newlines(number: int, newline: bytes) -> CsvError:
+    header_kind = "CRLF" if newline == b"\r\n" else "LF"
+    line_kind = "LF" if header_kind == "CRLF" else "CRLF"
+    return at_line(
+        number, f"ends with {line_kind} but the header with {header_kind} (mixed line endings)"
+    )
+
+
+def check_header(names: tuple[str, ...], text: str) -> None:
+    problems = []
+    missing = [column for column in COLUMNS if column not in names]
+    unknown = [name for name in names if name not in COLUMNS]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if missing:
+        problems.append("misses " + ", ".join(missing))
+    if unknown:
+        problems.append("has unknown " + ", ".join(repr(_short(name)) for name in unknown[:5]))
+    if repeated:
+        problems.append("repeats " + ", ".join(repeated))
+    if problems:
+        raise header_error(problems, _separator_hint(text))
+
+
+def _separator_hint(text: str) -> str:
+    for separator, name in ((";", "semicolon"), ("\t", "tab")):
+        if separator in text and "," not in text:
+            return f"; the file looks {name}-separated: save it as comma-separated CSV"
+    return ""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,176 @@
+"""A file-like reader that checks a deals file while PostgreSQL's COPY consumes it.
+
+The file is read in chunks of whole lines; each chunk is checked by one compiled regex (the
+fast path) and handed to COPY as it is, so Python never holds more than a chunk and does no
+per-row work on valid input. PostgreSQL parses the values in its own process, on the other
+core, while the next chunk is being checked.
+
+At the first bad line the stream hands over the valid lines before it (PostgreSQL may still
+find an error of its own there, which would be the earlier one), then ends; `error` says what
+was wrong. The caller must raise it, so the transaction rolls back.
+"""
+
+import hashlib
+from collections.abc import Callable
+from typing import BinaryIO
+
+from deals import csv_format as fmt
+from deals.csv_fields import FieldError, split_fields
+
+CHUNK_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+BOM = b"\xef\xbb\xbf"
+
+
+class ValidatedCsv:
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None):
+        self._raw = raw
+        self._progress = progress
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+        self.error: fmt.CsvError | None = None
+        self._eof = False
+        self._next_line = 2  # physical number of the first line not yet handed over
+        header, self._pending = self._read_header()
+        self.columns, self._newline = parse_header(header)
+        self._chunk_re = fmt.chunk_regex(self.columns, self._newline)
+        self._line_re = fmt.line_regex(self.columns)
+        self._header = header  # handed to COPY first; its HEADER option skips it
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    def read(self, size: int = -1) -> bytes:
+        """The next checked bytes (about a chunk; `size` is only a hint), or b"" at the end."""
+        if self._header:
+            header, self._header = self._header, b""
+            return header
+        while self.error is None:
+            if self._eof:
+                last, self._pending = self._pending, b""
+                return self._check(last, final=True) if last else b""
+            buffer = self._pending + self._read_raw()
+            cut = buffer.rfind(b"\n") + 1
+            body, self._pending = buffer[:cut], buffer[cut:]
+            checked = self._check(body, final=False) if body else b""
+            if self.error is None and len(self._pending) > MAX_LINE_BYTES:
+                self.error = fmt.line_too_long(self._next_line, MAX_LINE_BYTES)
+            if checked:
+                return checked
+        return b""
+
+    def _read_raw(self) -> bytes:
+        data = self._raw.read(CHUNK_BYTES)
+        if not data:
+            self._eof = True
+            return b""
+        self.size += len(data)
+        self._sha256.update(data)
+        if self._progress:
+            self._progress(self.size)
+        return data
+
+    def _read_header(self) -> tuple[bytes, bytes]:
+        buffer = b""
+        while b"\n" not in buffer and len(buffer) <= MAX_LINE_BYTES:
+            data = self._read_raw()
+            if not data:
+                break
+            buffer += data
+        if not buffer:
+            raise fmt.CsvError(fmt.EMPTY_FILE)
+        cut = buffer.find(b"\n") + 1 or len(buffer)
+        if cut > MAX_LINE_BYTES:
+            raise fmt.line_too_long(1, MAX_LINE_BYTES)
+        return buffer[:cut], buffer[cut:]
+
+    def _check(self, body: bytes, *, final: bool) -> bytes:
+        """Return the valid leading lines of `body`; set `error` at the first invalid one."""
+        whole_lines = final is False or body.endswith(b"\n")
+        if whole_lines and _is_utf8(body) and self._chunk_re.fullmatch(body):
+            self._next_line += body.count(b"\n")
+            return body
+        return self._check_lines(body)
+
+    def _check_lines(self, body: bytes) -> bytes:
+        start = 0
+        while start < len(body):
+            end = body.find(b"\n", start) + 1 or len(body)
+            error = self._line_error(body[start:end], self._next_line)
+            if error:
+                self.error = error
+                return body[:start]
+            self._next_line += 1
+            start = end
+        return body
+
+    def _line_error(self, line: bytes, number: int) -> fmt.CsvError | None:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return fmt.not_utf8(number, line[exc.start])
+        content = _strip_newline(line, self._newline)
+        if content is None:
+            return fmt.mixed_newlines(number, self._newline)
+        if self._line_re.fullmatch(content):
+            return None
+        return line_problem(content, number, self.columns)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _strip_newline(line: bytes, newline: bytes) -> bytes | None:
+    """The line without its break; None when the break is not the header's kind."""
+    if line.endswith(b"\r\n"):
+        kind = b"\r\n"
+    elif line.endswith(b"\n"):
+        kind = b"\n"
+    else:  # the last line of the file may have no break
+        return line
+    return line[: -len(kind)] if kind == newline else None
+
+
+def line_problem(content: bytes, number: int, columns: tuple[str, ...]) -> fmt.CsvError:
+    """Say precisely why one line (without its line break) is not a valid deal."""
+    if not content.strip():
+        return fmt.at_line(number, "empty line")
+    if b"\x00" in content:
+        return fmt.at_line(number, "contains a NUL byte")
+    if b"\r" in content:
+        return fmt.at_line(number, "carriage return inside the line")
+    try:
+        fields = split_fields(content)
+    except FieldError as exc:
+        return fmt.at_line(number, exc.describe(columns))
+    if len(fields) != len(columns):
+        return fmt.at_line(number, f"expected {len(columns)} fields, found {len(fields)}")
+    for column, value in zip(columns, fields, strict=True):
+        problem = fmt.value_problem(column, value)
+        if problem:
+            return fmt.value_error(number, column, value.decode("utf-8"), problem)
+    return fmt.at_line(number, "malformed CSV line")
+
+
+def parse_header(line: bytes) -> tuple[tuple[str, ...], bytes]:
+    """The column order and the line break (CRLF or LF) that the header sets for the file."""
+    newline = b"\r\n" if line.endswith(b"\r\n") else b"\n"
+    content = line.removeprefix(BOM).removesuffix(b"\n").removesuffix(b"\r")
+    if not content.strip():
+        raise fmt.CsvError(fmt.NO_HEADER)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fmt.not_utf8(1, content[exc.start]) from None
+    try:
+        names = tuple(name.decode("utf-8") for name in split_fields(content))
+    except FieldError as exc:
+        raise fmt.at_line(1, exc.describe(())) from None
+    fmt.check_header(names, text)
+    return names, newline

@@ -1,0 +1,99 @@
+from pathlib import Path
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django_pgviews import view as pg
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def view_sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+class Deal(models.Model):
+    """One line of the current deals file; the whole table is replaced by each upload."""
+
+    # "C" collation: names group and sort by code point, the same on every server.
+    customer = models.TextField(db_collation="C")
+    item = models.TextField(db_collation="C")
+    total = models.DecimalField(max_digits=15, decimal_places=2)
+    quantity = models.IntegerField()
+    date = models.DateTimeField()
+
+    class Meta:
+        db_table = "deals_deal"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="deal_total_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="deal_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer}: {self.item} x {self.quantity} = {self.total}"
+
+
+class Upload(models.Model):
+    """One upload attempt, kept whether it succeeded or not."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        OK = "ok"
+        ERROR = "error"
+
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField(null=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    rows = models.BigIntegerField(null=True)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "deals_upload"
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at if self.finished_at else None
+
+
+class CustomerTotal(pg.ReadOnlyMaterializedView):
+    """Per customer: money spent and the distinct items bought (refreshed by each upload)."""
+
+    sql = view_sql("customer_totals")
+    concurrent_index = "username"
+
+    username = models.TextField(primary_key=True, db_collation="C")
+    spent_money = models.DecimalField(max_digits=30, decimal_places=2)
+    deals = models.BigIntegerField()
+    gems = ArrayField(models.TextField(db_collation="C"))
+
+    class Meta:
+        managed = False
+        db_table = "deals_customer_totals"
+
+
+class TopCustomer(pg.ReadOnlyMaterializedView):
+    """The five customers who spent the most, each with the gems shared with the others."""
+
+    sql = view_sql("top_customers")
+    concurrent_index = "rank"
+    dependencies = ["deals.CustomerTotal"]
+
+    rank = models.IntegerField(primary_key=True)
+    username = models.TextField(db_collation="C")
+    spent_money = models.DecimalField(max_digits=30, decimal_places=2)
+    gems = ArrayField(models.TextField(db_collation="C"))
+
+    class Meta:
+        managed = False
+        db_table = "deals_top_customers"
+        ordering = ["rank"]

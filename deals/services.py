@@ -1,0 +1,143 @@
+"""Writes. Every path that changes the deals (API, admin, management command) goes through here."""
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.utils import timezone
+from psycopg2 import sql
+
+from deals import csv_format as fmt
+from deals.csv_stream import ValidatedCsv
+from deals.errors import DealsError
+from deals.models import CustomerTotal, Deal, TopCustomer, Upload
+
+logger = logging.getLogger(__name__)
+
+# Serializes uploads: the second waits for the first to commit, then replaces its data.
+UPLOAD_LOCK_KEY = 0x6465616C5F637376  # "deal_csv"
+
+# "COPY deals_deal, line 17, column total: "abc"" (PostgreSQL's error context)
+COPY_CONTEXT = re.compile(r'line (\d+)(?:, column (\w+): "(.*)")?', re.DOTALL)
+
+
+def deals_replace_from_csv(
+    *, file: BinaryIO, filename: str, progress: Callable[[int], None] | None = None
+) -> Upload:
+    """Replace all deals with the file's and refresh the reports, all or nothing.
+
+    The attempt is recorded in Upload whatever happens; a failed one leaves the previous
+    deals and reports exactly as they were.
+    """
+    upload = Upload.objects.create(filename=filename[:255])
+    started = time.monotonic()
+    try:
+        _replace(upload, file, progress)
+    except Exception as exc:
+        _record_failure(upload, file, exc)
+        logger.warning(
+            "upload %s file=%r outcome=error duration=%.3fs error=%s",
+            upload.pk,
+            filename,
+            time.monotonic() - started,
+            upload.error,
+        )
+        raise
+    logger.info(
+        "upload %s file=%r outcome=ok rows=%s bytes=%s duration=%.3fs",
+        upload.pk,
+        filename,
+        upload.rows,
+        upload.size,
+        time.monotonic() - started,
+    )
+    return upload
+
+
+def reports_refresh() -> None:
+    """Recompute the report views from the deals table (they are refreshed by every upload)."""
+    with transaction.atomic():
+        _refresh_reports()
+
+
+def _replace(upload: Upload, file: BinaryIO, progress: Callable[[int], None] | None) -> None:
+    stream = ValidatedCsv(file, progress)  # checks the header before anything is locked
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [UPLOAD_LOCK_KEY])
+        cursor.execute(_composed(sql.SQL("TRUNCATE {}").format(_deal_table())))
+        upload.rows = _copy(cursor, stream)
+        cursor.execute(_composed(sql.SQL("ANALYZE {}").format(_deal_table())))
+        upload.size, upload.sha256 = stream.size, stream.sha256
+        upload.status, upload.finished_at = Upload.Status.OK, timezone.now()
+        upload.save(update_fields=["rows", "size", "sha256", "status", "finished_at"])
+        _refresh_reports()
+
+
+def _copy(cursor, stream: ValidatedCsv) -> int:
+    columns = [Deal._meta.get_field(name).column for name in stream.columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+        _deal_table(), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    try:
+        with connection.wrap_database_errors:
+            cursor.copy_expert(statement, stream)
+    except (DataError, IntegrityError) as exc:
+        # PostgreSQL found a bad value before the line the stream stopped at, if any.
+        raise _copy_error(exc) from exc
+    if stream.error:
+        raise stream.error
+    return cursor.rowcount
+
+
+def _copy_error(exc: DatabaseError) -> DealsError:
+    diag = exc.__cause__.diag
+    match = COPY_CONTEXT.search(diag.context or "")
+    if not match:
+        return fmt.CsvError(f"the file was refused: {diag.message_primary}")
+    number, column, value = int(match[1]), match[2], match[3]
+    if column in fmt.OUT_OF_RANGE:
+        return fmt.value_error(number, column, value, fmt.OUT_OF_RANGE[column])
+    return fmt.at_line(number, diag.message_primary)
+
+
+def _refresh_reports() -> None:
+    # The totals view is only read by staff and analysts: a plain refresh is the fastest.
+    # The top view is what GET reads: a concurrent refresh never blocks its readers.
+    CustomerTotal.refresh(concurrently=False)
+    TopCustomer.refresh(concurrently=True)
+
+
+def _record_failure(upload: Upload, file: BinaryIO, exc: Exception) -> None:
+    upload.status, upload.finished_at = Upload.Status.ERROR, timezone.now()
+    upload.error = exc.message if isinstance(exc, DealsError) else f"internal error: {exc!r}"
+    upload.rows = None
+    upload.size, upload.sha256 = _measure(file)
+    try:
+        upload.save(update_fields=["status", "finished_at", "error", "rows", "size", "sha256"])
+    except DatabaseError:
+        logger.exception("could not record the failure of upload %s", upload.pk)
+
+
+def _measure(file: BinaryIO) -> tuple[int | None, str]:
+    """Size and SHA-256 of the whole file, for the record of a failed upload."""
+    try:
+        file.seek(0)
+        digest, size = hashlib.sha256(), 0
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    except (OSError, ValueError):
+        return None, ""
+    return size, digest.hexdigest()
+
+
+def _deal_table() -> sql.Identifier:
+    return sql.Identifier(Deal._meta.db_table)
+
+
+def _composed(statement: sql.Composed) -> str:
+    return statement.as_string(connection.connection)
