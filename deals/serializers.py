@@ -17,8 +17,13 @@ class SingleFileField(serializers.FileField):
     def get_value(self, dictionary):
         files = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else []
         if len(files) > 1:
-            self.fail("many")
+            return files  # refused by to_internal_value, as an error of this field
         return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list):
+            self.fail("many")
+        return super().to_internal_value(data)
 
 
 class ExactAmountField(serializers.Field):

@@ -1,0 +1,289 @@
+from http import HTTPStatus
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from deals.models import Deal, Upload
+from tests.conftest import URL, csv_bytes, get_report, post_csv
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "customer,item,total,quantity,date"
+
+
+@pytest.fixture
+def loaded(api_client, deals_csv, expected_report):
+    """The canonical file, uploaded: what every failed upload must leave intact."""
+    response = post_csv(api_client, deals_csv)
+    assert response.status_code == HTTPStatus.OK
+    return expected_report
+
+
+def assert_intact(api_client, expected_report):
+    assert get_report(api_client).json() == expected_report
+    assert Deal.objects.count() == 767
+
+
+def test_upload_canonical_file(api_client, deals_csv):
+    response = post_csv(api_client, deals_csv)
+
+    upload = Upload.objects.get()
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"Status": "OK", "upload_id": upload.pk, "rows": 767}
+
+
+def test_report_of_canonical_file(api_client, loaded):
+    response = get_report(api_client)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == loaded
+
+
+def test_report_body_is_exact_json(api_client, loaded):
+    body = get_report(api_client).content.decode()
+
+    assert '"spent_money": 451731,' in body
+    assert "451731.0" not in body
+
+
+def test_report_without_data(api_client):
+    response = get_report(api_client)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"response": []}
+
+
+def test_upload_replaces_previous_data(api_client, loaded):
+    second = csv_bytes(HEADER, "anna,Опал,10.75,1,2020-01-01 00:00:00")
+
+    post_csv(api_client, second)
+
+    assert get_report(api_client).json() == {
+        "response": [{"username": "anna", "spent_money": 10.75, "gems": []}]
+    }
+    assert Deal.objects.count() == 1
+
+
+def test_same_file_twice_does_not_double(api_client, deals_csv, loaded):
+    post_csv(api_client, deals_csv)
+
+    assert_intact(api_client, loaded)
+
+
+def test_header_only_file_empties_the_report(api_client, loaded):
+    response = post_csv(api_client, csv_bytes(HEADER))
+
+    assert response.json()["rows"] == 0
+    assert get_report(api_client).json() == {"response": []}
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(lambda data: data.replace(b"\r\n", b"\n"), id="lf"),
+        pytest.param(lambda data: b"\xef\xbb\xbf" + data, id="bom-crlf"),
+        pytest.param(lambda data: b"\xef\xbb\xbf" + data.replace(b"\r\n", b"\n"), id="bom-lf"),
+        pytest.param(lambda data: data.rstrip(b"\r\n"), id="no-final-newline"),
+    ],
+)
+def test_canonical_file_variants(api_client, deals_csv, expected_report, variant):
+    response = post_csv(api_client, variant(deals_csv))
+
+    assert response.status_code == HTTPStatus.OK
+    assert get_report(api_client).json() == expected_report
+
+
+def test_permuted_and_quoted_columns(api_client, deals_csv, expected_report):
+    lines = deals_csv.decode().split("\r\n")[:-1]
+    rows = [line.split(",") for line in lines]
+    # date,total,customer,quantity,item with every text value quoted
+    order = [4, 2, 0, 3, 1]
+    permuted = [",".join(f'"{row[i]}"' if i in (0, 1) else row[i] for i in order) for row in rows]
+
+    response = post_csv(api_client, csv_bytes(*permuted))
+
+    assert response.status_code == HTTPStatus.OK
+    assert get_report(api_client).json() == expected_report
+
+
+def test_quoted_values_keep_commas_and_quotes(api_client):
+    content = csv_bytes(
+        HEADER,
+        '"Smith, John","Ruby ""Star""",100,1,2018-12-14T08:29:52Z',
+        '"Smith, John",Опал,0.5,2,2018-12-14 08:29:52+03:00',
+        'bob,"Ruby ""Star""",1,1,2018-12-14 08:29:52.5-0100',
+    )
+
+    post_csv(api_client, content)
+
+    assert get_report(api_client).json() == {
+        "response": [
+            {"username": "Smith, John", "spent_money": 100.5, "gems": ['Ruby "Star"']},
+            {"username": "bob", "spent_money": 1, "gems": ['Ruby "Star"']},
+        ]
+    }
+
+
+def test_etag_and_not_modified(api_client, loaded):
+    first = get_report(api_client)
+
+    again = api_client.get(URL, HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert first["Cache-Control"] == "no-cache"
+    assert again.status_code == HTTPStatus.NOT_MODIFIED
+    assert again.content == b""
+    assert again["ETag"] == first["ETag"]
+
+
+def test_etag_changes_with_the_report(api_client, loaded):
+    before = get_report(api_client)["ETag"]
+    post_csv(api_client, csv_bytes(HEADER, "anna,Опал,1,1,2020-01-01 00:00:00"))
+
+    response = api_client.get(URL, HTTP_IF_NONE_MATCH=before)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["ETag"] != before
+
+
+def test_report_is_one_query(api_client, loaded, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        get_report(api_client)
+
+
+BAD_UPLOADS = [
+    (b"", "the file is empty"),
+    (b"\xef\xbb\xbf", "line 1: the header is missing"),
+    (
+        csv_bytes("customer,item,total,quantity"),
+        "line 1: header misses date (expected customer,item,total,quantity,date)",
+    ),
+    (
+        csv_bytes("customer,item,total,quantity,date,note"),
+        "line 1: header has unknown 'note' (expected customer,item,total,quantity,date)",
+    ),
+    (
+        csv_bytes("customer,item,total,quantity,date,date"),
+        "line 1: header repeats date (expected customer,item,total,quantity,date)",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,abc,1,2018-12-14 08:29:52"),
+        "line 2: total 'abc' is not a non-negative number with at most 2 decimals",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", "bob,Ruby,1,1"),
+        "line 3: expected 5 fields, found 4",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52,x"),
+        "line 2: expected 5 fields, found 6",
+    ),
+    (
+        csv_bytes(HEADER, '"bob,Ruby,1,1,2018-12-14 08:29:52'),
+        "line 2: customer: unterminated quoted value (line breaks inside values are not supported)",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,0,2018-12-14 08:29:52"),
+        "line 2: quantity '0' is not a positive integer",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,tomorrow"),
+        "line 2: date 'tomorrow' is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,2018-02-30 08:29:52"),
+        "line 2: date '2018-02-30 08:29:52' is not a valid date and time",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", "\\."),
+        "line 3: expected 5 fields, found 1",
+    ),
+    (
+        b"customer,item,total,quantity,date\r\nb\xffb,Ruby,1,1,2018-12-14 08:29:52\r\n",
+        "line 2: not UTF-8 text (byte 0xff); save the file as UTF-8 CSV",
+    ),
+    (
+        b"customer,item,total,quantity,date\r\nb\x00b,Ruby,1,1,2018-12-14 08:29:52\r\n",
+        "line 2: contains a NUL byte",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "desc"), BAD_UPLOADS)
+def test_bad_upload_changes_nothing(api_client, loaded, content, desc):
+    response = post_csv(api_client, content)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {"Status": "Error", "Desc": desc}
+    assert_intact(api_client, loaded)
+    failed = Upload.objects.order_by("-id").first()
+    assert (failed.status, failed.error, failed.size) == (Upload.Status.ERROR, desc, len(content))
+
+
+def test_no_deals_field(api_client, loaded):
+    response = api_client.post(URL, {"other": SimpleUploadedFile("a.csv", b"x")})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "Status": "Error",
+        "Desc": "deals: no file in the multipart field 'deals'",
+    }
+    assert_intact(api_client, loaded)
+
+
+def test_deals_field_twice(api_client, loaded, deals_csv):
+    files = [SimpleUploadedFile("a.csv", deals_csv), SimpleUploadedFile("b.csv", deals_csv)]
+
+    response = api_client.post(URL, {"deals": files})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "Status": "Error",
+        "Desc": "deals: send exactly one file in the multipart field 'deals'",
+    }
+
+
+def test_json_body_is_unsupported(api_client, loaded):
+    response = api_client.post(URL, {"deals": "x"}, format="json")
+
+    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert response.json() == {
+        "Status": "Error",
+        "Desc": 'Unsupported media type "application/json" in request.',
+    }
+    assert_intact(api_client, loaded)
+
+
+def test_upload_over_the_limit(api_client, loaded, settings):
+    settings.DEALS_MAX_UPLOAD_MB = 1
+    content = csv_bytes(HEADER) + b"x" * (1024 * 1024 + 1)
+
+    response = post_csv(api_client, content)
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert response.json() == {
+        "Status": "Error",
+        "Desc": "the upload is larger than the limit of 1 MB",
+    }
+    assert_intact(api_client, loaded)
+
+
+def test_unknown_api_path_is_json(api_client):
+    response = api_client.get("/api/nothing/")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {"Status": "Error", "Desc": "no such resource: /api/nothing/"}
+
+
+def test_method_not_allowed_is_json(api_client):
+    response = api_client.delete(URL)
+
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response.json() == {"Status": "Error", "Desc": 'Method "DELETE" not allowed.'}
+
+
+def test_health(api_client):
+    response = api_client.get("/api/health/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ok"}
