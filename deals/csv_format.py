@@ -18,7 +18,7 @@ MAX_TOTAL = 10**12
 _TEXT_CHAR = rb'[^",\r\n\x00]'
 _TEXT = rb'[ \t]*[^",\r\n\x00 \t]' + _TEXT_CHAR + rb"*"  # at least one non-blank character
 _QUOTED_TEXT = rb'"[ \t]*(?:[^"\r\n\x00 \t]|"")(?:[^"\r\n\x00]|"")*"'
-_TOTAL = rb"(?:\d{1,12}|1000000000000)(?:\.\d{1,2})?"
+_TOTAL = rb"(?:\d{1,12}(?:\.\d{1,2})?|1000000000000(?:\.0{1,2})?)"
 _QUANTITY = rb"[1-9]\d{0,9}"
 _DATE = (
     rb"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[ T]"

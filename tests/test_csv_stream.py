@@ -1,0 +1,267 @@
+import hashlib
+import io
+
+import pytest
+
+from deals import csv_stream
+from deals.csv_fields import STRAY_QUOTE, UNTERMINATED
+from deals.csv_format import CsvError
+from deals.csv_stream import ValidatedCsv
+
+HEADER = "customer,item,total,quantity,date"
+GOOD = "bob,Ruby,612.5,2,2018-12-14 08:29:52.506166"
+NOT_TOTAL = "is not a non-negative number with at most 2 decimals"
+NOT_QUANTITY = "is not a positive integer"
+EXPECTED = "(expected customer,item,total,quantity,date)"
+NOT_DATE = "is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166"
+
+
+def lines(*rows: str, newline: str = "\r\n") -> bytes:
+    return "".join(row + newline for row in rows).encode()
+
+
+def drain(content: bytes) -> tuple[bytes, str | None]:
+    """Everything the stream hands to COPY, and its error text (None when valid)."""
+    stream = ValidatedCsv(io.BytesIO(content))
+    handed = b"".join(iter(lambda: stream.read(8192), b""))
+    return handed, stream.error.message if stream.error else None
+
+
+def error_of(content: bytes) -> str | None:
+    try:
+        return drain(content)[1]
+    except CsvError as exc:  # the header is checked when the stream opens
+        return exc.message
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 64 bytes: every file of a few lines spans many chunks."""
+    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(csv_stream, "MAX_LINE_BYTES", 200)
+
+
+def test_valid_file_is_handed_over_unchanged():
+    content = lines(HEADER, GOOD, GOOD)
+    stream = ValidatedCsv(io.BytesIO(content))
+
+    handed = b"".join(iter(lambda: stream.read(8192), b""))
+
+    assert handed == content
+    assert stream.error is None
+    assert stream.columns == ("customer", "item", "total", "quantity", "date")
+    assert (stream.size, stream.sha256) == (len(content), hashlib.sha256(content).hexdigest())
+
+
+def test_header_order_is_the_column_order():
+    stream = ValidatedCsv(io.BytesIO(lines("date,total,customer,quantity,item")))
+
+    assert stream.columns == ("date", "total", "customer", "quantity", "item")
+
+
+def test_many_chunks_are_handed_over_unchanged(small_chunks):
+    content = lines(
+        HEADER, *[f"customer{n},Ruby,{n}.5,{n + 1},2018-12-14 08:29:52" for n in range(50)]
+    )
+
+    assert drain(content) == (content, None)
+
+
+def test_error_in_a_later_chunk_names_its_physical_line(small_chunks):
+    rows = [GOOD] * 30 + ["bob,Ruby,x,1,2018-12-14 08:29:52"] + [GOOD] * 5
+
+    handed, error = drain(lines(HEADER, *rows))
+
+    assert error == f"line 32: total 'x' {NOT_TOTAL}"
+    assert handed == lines(HEADER, *[GOOD] * 30)  # the lines before it, not one more
+
+
+def test_last_line_without_line_break():
+    content = lines(HEADER, GOOD) + GOOD.encode()
+
+    assert drain(content) == (content, None)
+
+
+def test_bad_last_line_without_line_break():
+    content = lines(HEADER, GOOD) + b"bob,Ruby,1,1"
+
+    assert error_of(content) == "line 3: expected 5 fields, found 4"
+
+
+def test_line_longer_than_the_limit(small_chunks):
+    content = lines(HEADER, GOOD, "x" * 300)
+
+    assert error_of(content) == "line 3: longer than 200 bytes"
+
+
+def test_header_longer_than_the_limit(small_chunks):
+    assert error_of(lines("x" * 300)) == "line 1: longer than 200 bytes"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", "the file is empty"),
+        (b"\xef\xbb\xbf", "line 1: the header is missing"),
+        (b"\r\n\r\n", "line 1: the header is missing"),
+        (
+            lines(" customer,item,total,quantity,date"),
+            f"line 1: header misses customer; has unknown ' customer' {EXPECTED}",
+        ),
+        (
+            lines("customer;item;total;quantity;date"),
+            "line 1: header misses customer, item, total, quantity, date;"
+            f" has unknown 'customer;item;total;quantity;date' {EXPECTED};"
+            " the file looks semicolon-separated: save it as comma-separated CSV",
+        ),
+        (
+            lines("customer,item,total,quantity,date,customer"),
+            f"line 1: header repeats customer {EXPECTED}",
+        ),
+        (lines('"customer","item","total","quantity","date"', GOOD), None),
+        (b"\x1f\x8b\x08\x00\xff", "line 1: not UTF-8 text (byte 0x8b); save the file as UTF-8 CSV"),
+    ],
+)
+def test_header(content, error):
+    assert error_of(content) == error
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("", "line 2: empty line"),
+        ("  ", "line 2: empty line"),
+        ("\\.", "line 2: expected 5 fields, found 1"),
+        ('"\\."', "line 2: expected 5 fields, found 1"),
+        (",".join(["x"] * 10000), "line 2: expected 5 fields, found 10000"),
+        ("bob,Ruby,1,1,2018-12-14 08:29:52\r", "line 2: carriage return inside the line"),
+        (
+            'bob,Ru"by,1,1,2018-12-14 08:29:52',
+            "line 2: item: " + STRAY_QUOTE,
+        ),
+        ('bob,"Ruby"x,1,1,2018-12-14 08:29:52', "line 2: item: text after the closing quote"),
+        (
+            'bob,"Ruby,1,1,2018-12-14 08:29:52',
+            "line 2: item: " + UNTERMINATED,
+        ),
+        (",Ruby,1,1,2018-12-14 08:29:52", "line 2: customer '' is empty"),
+        ("   ,Ruby,1,1,2018-12-14 08:29:52", "line 2: customer '   ' is empty"),
+        ('bob,"",1,1,2018-12-14 08:29:52', "line 2: item '' is empty"),
+    ],
+)
+def test_malformed_line(row, error):
+    assert error_of(lines(HEADER, row)) == error
+
+
+def test_mixed_line_endings():
+    crlf_then_lf = lines(HEADER, GOOD) + lines(GOOD, newline="\n")
+    lf_then_crlf = lines(HEADER, newline="\n") + lines(GOOD)
+
+    assert (
+        error_of(crlf_then_lf)
+        == "line 3: ends with LF but the header with CRLF (mixed line endings)"
+    )
+    assert (
+        error_of(lf_then_crlf)
+        == "line 2: ends with CRLF but the header with LF (mixed line endings)"
+    )
+
+
+@pytest.mark.parametrize(
+    "total", ["0", "612", "612.5", "612.50", "0.01", "1000000000000", "1000000000000.00", '"612"']
+)
+def test_valid_total(total):
+    assert error_of(lines(HEADER, f"bob,Ruby,{total},1,2018-12-14 08:29:52")) is None
+
+
+@pytest.mark.parametrize(
+    "total",
+    [
+        "abc",
+        " 12",
+        "12 ",
+        "+5",
+        "-1",
+        "NaN",
+        "nan",
+        "Infinity",
+        "infinity",
+        "1e3",
+        "1.123",
+        ".5",
+        "5.",
+        "0x10",
+        "\uff11\uff12",
+    ],
+)
+def test_invalid_total(total):
+    content = lines(HEADER, f"bob,Ruby,{total},1,2018-12-14 08:29:52")
+
+    assert error_of(content) == f"line 2: total {total!r} {NOT_TOTAL}"
+
+
+def test_total_over_the_limit():
+    content = lines(HEADER, "bob,Ruby,1000000000000.01,1,2018-12-14 08:29:52")
+
+    assert error_of(content) == "line 2: total '1000000000000.01' is over 1000000000000"
+
+
+@pytest.mark.parametrize("quantity", ["1", "7", "2147483647", '"3"'])
+def test_valid_quantity(quantity):
+    assert error_of(lines(HEADER, f"bob,Ruby,1,{quantity},2018-12-14 08:29:52")) is None
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "1.0", " 1", "+1", "01", "one", "1e2", "NaN"])
+def test_invalid_quantity(quantity):
+    content = lines(HEADER, f"bob,Ruby,1,{quantity},2018-12-14 08:29:52")
+
+    assert error_of(content) == f"line 2: quantity {quantity!r} {NOT_QUANTITY}"
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2018-12-14 08:29:52.506166",
+        "2018-12-14 08:29:52",
+        "2018-12-14T08:29:52",
+        "2018-12-14T08:29:52.5Z",
+        "2018-12-14 08:29:52+03:00",
+        "2018-12-14 08:29:52+0300",
+        "2018-12-14 08:29:52-05",
+        "2018-12-14 23:59:59.999999",
+    ],
+)
+def test_valid_date(date):
+    assert error_of(lines(HEADER, f"bob,Ruby,1,1,{date}")) is None
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "tomorrow",
+        "now",
+        "infinity",
+        "epoch",
+        "2018-12-14",
+        "2018-12-14 24:00:00",
+        "2018-13-01 00:00:00",
+        "2018-12-14 08:29:60",
+        "2018-12-14 08:29:52.1234567",
+        "14.12.2018 08:29:52",
+        " 2018-12-14 08:29:52",
+        "2018-12-14 08:29:52 ",
+        "2018-12-14 08:29:52 UTC",
+    ],
+)
+def test_invalid_date(date):
+    content = lines(HEADER, f"bob,Ruby,1,1,{date}")
+
+    assert error_of(content) == f"line 2: date {date!r} {NOT_DATE}"
+
+
+def test_long_value_is_shortened_in_the_message():
+    total = "9" * 100
+
+    error = error_of(lines(HEADER, f"bob,Ruby,1,{total},2018-12-14 08:29:52"))
+
+    assert error == f"line 2: quantity '{'9' * 77}...' {NOT_QUANTITY}"
