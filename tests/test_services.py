@@ -1,0 +1,214 @@
+import hashlib
+import io
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+
+from deals.csv_format import CsvError
+from deals.models import CustomerTotal, Deal, TopCustomer, Upload
+from deals.selectors import top_customers
+from deals.services import deals_replace_from_csv, reports_refresh
+from tests.conftest import csv_bytes
+
+HEADER = "customer,item,total,quantity,date"
+
+
+def replace(content: bytes, filename: str = "deals.csv") -> Upload:
+    return deals_replace_from_csv(file=io.BytesIO(content), filename=filename)
+
+
+@pytest.mark.django_db
+def test_successful_upload_is_recorded(deals_csv):
+    upload = replace(deals_csv)
+
+    upload.refresh_from_db()
+    assert (upload.status, upload.rows, upload.size, upload.error) == ("ok", 767, 46952, "")
+    assert upload.sha256 == hashlib.sha256(deals_csv).hexdigest()
+    assert upload.finished_at >= upload.started_at
+    assert upload.filename == "deals.csv"
+
+
+@pytest.mark.django_db
+def test_deals_are_stored_exactly(deals_csv):
+    replace(deals_csv)
+
+    first = Deal.objects.order_by("id").values("customer", "item", "total", "quantity").first()
+    assert first == {"customer": "bellwether", "item": "Цаворит", "total": 612, "quantity": 6}
+    assert str(Deal.objects.order_by("id").first().date) == "2018-12-14 08:29:52.506166+00:00"
+
+
+@pytest.mark.django_db
+def test_dates_with_offsets_are_stored_in_utc():
+    replace(
+        csv_bytes(HEADER, "a,Opal,1,1,2018-12-14T08:29:52+03:00", "b,Opal,1,1,2018-12-14 08:29:52Z")
+    )
+
+    dates = [str(date) for date in Deal.objects.order_by("customer").values_list("date", flat=True)]
+    assert dates == ["2018-12-14 05:29:52+00:00", "2018-12-14 08:29:52+00:00"]
+
+
+@pytest.mark.django_db
+def test_database_error_before_a_format_error_is_reported_first():
+    content = csv_bytes(
+        HEADER,
+        "a,Opal,1,1,2018-02-30 00:00:00",
+        "a,Opal,1,1,2018-12-14 08:29:52",
+        "a,Opal,x,1,2018",
+    )
+
+    with pytest.raises(CsvError, match=r"^line 2: date '2018-02-30 00:00:00' is not a valid date"):
+        replace(content)
+
+
+@pytest.mark.django_db
+def test_format_error_before_a_database_error_is_reported_first():
+    content = csv_bytes(HEADER, "a,Opal,x,1,2018-12-14 08:29:52", "a,Opal,1,1,2018-02-30 00:00:00")
+
+    with pytest.raises(CsvError, match=r"^line 2: total 'x' is not"):
+        replace(content)
+
+
+@pytest.mark.django_db
+def test_quantity_beyond_integer_range():
+    content = csv_bytes(HEADER, "a,Opal,1,2147483648,2018-12-14 08:29:52")
+
+    with pytest.raises(CsvError) as error:
+        replace(content)
+
+    assert (
+        error.value.message == "line 2: quantity '2147483648' is out of range (at most 2147483647)"
+    )
+
+
+@pytest.mark.django_db
+def test_reports_refresh_recomputes_the_views(deals_csv, expected_report):
+    replace(deals_csv)
+    Deal.objects.filter(customer="resplendent").delete()
+
+    reports_refresh()
+
+    assert "resplendent" not in TopCustomer.objects.values_list("username", flat=True)
+    assert not CustomerTotal.objects.filter(username="resplendent").exists()
+
+
+# Below: real transactions, seen from other connections, as gunicorn's threads see them.
+
+
+@pytest.fixture
+def committed(transactional_db, deals_csv, expected_report):
+    """The canonical file, committed; the report views are emptied again afterwards
+    (the test database flush truncates tables but not materialized views)."""
+    replace(deals_csv)
+    yield expected_report
+    Deal.objects.all().delete()
+    reports_refresh()
+
+
+def test_failed_upload_is_recorded_outside_its_rolled_back_transaction(committed):
+    with pytest.raises(CsvError):
+        replace(csv_bytes(HEADER, "a,Opal,x,1,2018-12-14 08:29:52"), filename="bad.csv")
+
+    seen = _from_another_connection(
+        lambda: list(Upload.objects.order_by("id").values_list("filename", "status", "error"))
+    )
+    assert seen == [
+        ("deals.csv", "ok", ""),
+        (
+            "bad.csv",
+            "error",
+            "line 2: total 'x' is not a non-negative number with at most 2 decimals",
+        ),
+    ]
+    assert Deal.objects.count() == 767
+
+
+class PausedFile(io.BytesIO):
+    """A file whose reading stops after the first chunk until the test lets it go on."""
+
+    def __init__(self, content: bytes):
+        super().__init__(content)
+        self.reading = threading.Event()
+        self.go_on = threading.Event()
+
+    def read(self, size=-1):
+        if self.tell() > 0:
+            self.reading.set()
+            assert self.go_on.wait(30)
+        return super().read(size)
+
+
+def _upload_in_thread(file: PausedFile) -> threading.Thread:
+    def run():
+        try:
+            deals_replace_from_csv(file=file, filename="new.csv")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _from_another_connection(read):
+    result = {}
+
+    def run():
+        try:
+            result["value"] = read()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    return result["value"]
+
+
+def _new_file() -> bytes:
+    # Over one chunk, so that the upload pauses in the middle of COPY. 40,000 = 7 * 5714 + 2:
+    # customers 0 and 1 have one deal more than the others, then higher k spends more.
+    rows = [f"newcomer{n % 7},Опал,{n}.25,1,2018-12-14 08:29:52" for n in range(40_000)]
+    return csv_bytes(HEADER, *rows)
+
+
+NEW_TOP = [f"newcomer{k}" for k in (1, 0, 6, 5, 4)]
+
+
+def test_readers_see_the_old_report_until_commit_then_the_new(committed):
+    old = [row["username"] for row in committed["response"]]
+    file = PausedFile(_new_file())
+    thread = _upload_in_thread(file)
+    assert file.reading.wait(30)
+
+    started = time.monotonic()
+    during = _from_another_connection(lambda: top_customers().rows)
+    waited = time.monotonic() - started
+    file.go_on.set()
+    thread.join(60)
+    after = _from_another_connection(lambda: top_customers().rows)
+
+    assert [row["username"] for row in during] == old
+    assert waited < 2  # the reader was not blocked by the upload's locks
+    assert [row["username"] for row in after] == NEW_TOP
+
+
+def test_a_second_upload_waits_for_the_first_and_wins(committed):
+    first = PausedFile(_new_file())
+    first_thread = _upload_in_thread(first)
+    assert first.reading.wait(30)
+    second = csv_bytes(HEADER, "last,Opal,1,1,2018-12-14 08:29:52")
+
+    second_thread = threading.Thread(
+        target=lambda: _from_another_connection(lambda: replace(second))
+    )
+    second_thread.start()
+    time.sleep(0.5)
+    assert second_thread.is_alive()  # held by the advisory lock
+    first.go_on.set()
+    first_thread.join(60)
+    second_thread.join(60)
+
+    assert list(TopCustomer.objects.values_list("username", flat=True)) == ["last"]
+    assert list(Upload.objects.order_by("id").values_list("status", flat=True)) == ["ok"] * 3
