@@ -103,12 +103,16 @@ def value_problem(column: str, value: bytes) -> str | None:
     """Why an unquoted value is not valid for its column, or None when it is."""
     if VALUE_PATTERNS[column].fullmatch(value):
         return None
-    if column == "total" and _BIG_TOTAL.fullmatch(value):
-        return OUT_OF_RANGE["total"]
+    if column in _TOO_BIG and _TOO_BIG[column].fullmatch(value):
+        return OUT_OF_RANGE[column]
     return PROBLEMS[column]
 
 
-_BIG_TOTAL = re.compile(rb"\d+(?:\.\d{1,2})?")
+# Well-formed, only too large: said as such rather than as malformed.
+_TOO_BIG = {
+    "total": re.compile(rb"\d+(?:\.\d{1,2})?"),
+    "quantity": re.compile(rb"[1-9]\d*"),
+}
 
 
 def mixed_newlines(number: int, newline: bytes) -> CsvError:

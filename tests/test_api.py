@@ -206,6 +206,31 @@ BAD_UPLOADS = [
         b"customer,item,total,quantity,date\r\nb\x00b,Ruby,1,1,2018-12-14 08:29:52\r\n",
         "line 2: contains a NUL byte",
     ),
+    *[
+        (
+            csv_bytes(HEADER, f"bob,Ruby,{total},1,2018-12-14 08:29:52"),
+            f"line 2: total {total!r} is not a non-negative number with at most 2 decimals",
+        )
+        for total in ("NaN", "infinity", " 12 ", "+5", "-1", "1.123", "1e3")
+    ],
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", "bob,Ruby,1,1,epoch"),
+        "line 3: date 'epoch' is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,99999999999,2018-12-14 08:29:52"),
+        "line 2: quantity '99999999999' is out of range (at most 2147483647)",
+    ),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,2147483648,2018-12-14 08:29:52"),
+        "line 2: quantity '2147483648' is out of range (at most 2147483647)",
+    ),
+    (csv_bytes(HEADER, " ,Ruby,1,1,2018-12-14 08:29:52"), "line 2: customer ' ' is empty"),
+    (
+        csv_bytes(HEADER) + b"bob,Ruby,1,1,2018-12-14 08:29:52\n",
+        "line 2: ends with LF but the header with CRLF (mixed line endings)",
+    ),
+    (csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", ""), "line 3: empty line"),
 ]
 
 

@@ -260,8 +260,14 @@ def test_invalid_date(date):
 
 
 def test_long_value_is_shortened_in_the_message():
-    total = "9" * 100
+    quantity = "x" * 100
 
-    error = error_of(lines(HEADER, f"bob,Ruby,1,{total},2018-12-14 08:29:52"))
+    error = error_of(lines(HEADER, f"bob,Ruby,1,{quantity},2018-12-14 08:29:52"))
 
-    assert error == f"line 2: quantity '{'9' * 77}...' {NOT_QUANTITY}"
+    assert error == f"line 2: quantity '{'x' * 77}...' {NOT_QUANTITY}"
+
+
+def test_quantity_too_large_is_said_so():
+    error = error_of(lines(HEADER, f"bob,Ruby,1,{'9' * 20},2018-12-14 08:29:52"))
+
+    assert error == f"line 2: quantity '{'9' * 20}' is out of range (at most 2147483647)"
