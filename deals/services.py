@@ -5,8 +5,9 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
@@ -141,3 +142,31 @@ def _deal_table() -> sql.Identifier:
 
 def _composed(statement: sql.Composed) -> str:
     return statement.as_string(connection.connection)
+
+
+def superuser_ensure(
+    *, username: str, password: str, email: str = ""
+) -> Literal["created", "updated", "unchanged"]:
+    """Make `username` an active superuser with this password; safe to run at every start.
+
+    The password is re-hashed only when it differs: a new hash (new salt) would end every
+    admin session, and this runs each time the container starts.
+    """
+    user_model = get_user_model()
+    with transaction.atomic():
+        users = user_model.objects.select_for_update()
+        user, created = users.get_or_create(**{user_model.USERNAME_FIELD: username})
+        wanted = {"is_active": True, "is_staff": True, "is_superuser": True}
+        if email:
+            wanted["email"] = email
+        changed = [name for name, value in wanted.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, wanted[name])
+        if not user.check_password(password):
+            user.set_password(password)
+            changed.append("password")
+        if changed:
+            user.save()
+    if created:
+        return "created"
+    return "updated" if changed else "unchanged"
