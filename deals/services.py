@@ -41,9 +41,10 @@ def deals_replace_from_csv(
     except Exception as exc:
         _record_failure(upload, file, exc)
         logger.warning(
-            "upload %s file=%r outcome=error duration=%.3fs error=%s",
+            "upload %s file=%r outcome=error rows=0 bytes=%s duration=%.3fs error=%s",
             upload.pk,
             filename,
+            upload.size,
             time.monotonic() - started,
             upload.error,
         )

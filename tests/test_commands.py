@@ -198,7 +198,9 @@ def test_failed_import_logs_one_line(bad_file, caplog):
         run("import_deals", str(bad_file))
 
     pk = Upload.objects.get().pk
-    line = f"upload {pk} file='bad.csv' outcome=error duration=Ns error={BAD_TOTAL}"
+    size = bad_file.stat().st_size
+    line = f"upload {pk} file='bad.csv' outcome=error rows=0 bytes={size} duration=Ns"
+    line += f" error={BAD_TOTAL}"
     assert upload_log(caplog) == (logging.WARNING, line)
 
 
