@@ -1,0 +1,58 @@
+FROM python:3.12-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# The app runs as this user; /app stays owned by root, so the process cannot rewrite its code.
+# /var/lib/deals holds the generated secret key; a named volume mounted there inherits its owner.
+RUN groupadd --system --gid 10001 deals \
+ && useradd --system --uid 10001 --gid deals --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin deals \
+ && install -d -o deals -g deals -m 700 /var/lib/deals
+
+WORKDIR /app
+
+# Dependencies first: this layer is rebuilt only when requirements.txt changes.
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY manage.py ./
+COPY project/ project/
+COPY sql/ sql/
+COPY deals/ deals/
+COPY docker/entrypoint.sh docker/entrypoint.sh
+
+# Settings refuse to load without a secret key (DEBUG is off); collectstatic signs nothing, so a
+# throwaway value that lives only in this one command is enough.
+RUN DJANGO_SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput -v 0
+
+
+# `docker-compose run --rm tests`: the application plus the dev requirements and the test suite,
+# run against the compose database. pytest-django makes its own test database and tests.settings
+# its own key, so there is no entrypoint.
+FROM base AS tests
+
+COPY requirements-dev.txt pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements-dev.txt
+COPY tests/ tests/
+# pytest and hypothesis keep their caches in the working directory, which the user cannot write.
+RUN install -d -o deals -g deals /app/.pytest_cache /app/.hypothesis
+
+USER deals
+CMD ["pytest"]
+
+
+# The service image, last so that a plain `docker build .` makes it: no dev tools, no tests.
+FROM base AS runtime
+
+# Where the entrypoint keeps the generated key; settings read it, so `exec` shells find it too.
+ENV DJANGO_SECRET_KEY_FILE=/var/lib/deals/secret_key
+USER deals
+EXPOSE 8000
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
+# No control socket: it would go to the user's home, which does not exist; compose and signals
+# manage the server.
+CMD ["gunicorn", "-c", "project/gunicorn.py", "--no-control-socket", "project.wsgi:application"]
