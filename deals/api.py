@@ -8,11 +8,14 @@ from http import HTTPStatus
 
 from django.db import connection
 from django.utils.http import parse_etags
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deals import api_schema as docs
+from deals.permissions import UploadTokenAuthentication, UploadTokenRequired
 from deals.selectors import top_customers
 from deals.serializers import ExactAmountField, SingleFileField
 from deals.services import deals_replace_from_csv
@@ -20,15 +23,29 @@ from deals.services import deals_replace_from_csv
 
 class DealUploadApi(APIView):
     parser_classes = [MultiPartParser]
+    # Both check POST only: DealsApi inherits them for GET too, which must stay open.
+    authentication_classes = [UploadTokenAuthentication]
+    permission_classes = [UploadTokenRequired]
 
+    @extend_schema_serializer(component_name="DealsUpload")
     class InputSerializer(serializers.Serializer):
         deals = SingleFileField()
 
+    @extend_schema_serializer(component_name="UploadResult")
     class OutputSerializer(serializers.Serializer):
         Status = serializers.CharField()
         upload_id = serializers.IntegerField()
         rows = serializers.IntegerField()
 
+    @extend_schema(
+        operation_id="deals_upload",
+        summary="Replace all deals with a CSV file",
+        description=docs.UPLOAD_DESCRIPTION,
+        request={"multipart/form-data": InputSerializer},
+        responses={200: docs.upload_response(OutputSerializer)}
+        | docs.error_responses(400, 401, 413, 415, 500, 503),
+        examples=docs.UPLOAD_EXAMPLES,
+    )
     def post(self, request):
         serializer = DealUploadApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -39,11 +56,22 @@ class DealUploadApi(APIView):
 
 
 class TopCustomersApi(APIView):
+    @extend_schema_serializer(component_name="TopCustomer")
     class OutputSerializer(serializers.Serializer):
         username = serializers.CharField()
         spent_money = ExactAmountField()
         gems = serializers.ListField(child=serializers.CharField())
 
+    @extend_schema(
+        operation_id="deals_top_customers",
+        summary="The top-5 customers and the gems they share",
+        description=docs.REPORT_DESCRIPTION,
+        auth=[],
+        parameters=docs.REPORT_HEADERS,
+        responses={200: docs.report_response(OutputSerializer), 304: docs.NOT_MODIFIED}
+        | docs.error_responses(503),
+        examples=docs.REPORT_EXAMPLES,
+    )
     def get(self, request):
         report = top_customers()
         headers = {"ETag": report.etag, "Cache-Control": "no-cache"}
@@ -54,9 +82,15 @@ class TopCustomersApi(APIView):
 
 
 class HealthApi(APIView):
+    @extend_schema_serializer(component_name="Health")
     class OutputSerializer(serializers.Serializer):
         status = serializers.CharField()
 
+    @extend_schema(
+        operation_id="health",
+        summary="Whether the service and its database answer",
+        responses={200: docs.health_response(OutputSerializer)} | docs.error_responses(503),
+    )
     def get(self, request):
         # An unreachable database raises OperationalError: the exception handler answers 503.
         with connection.cursor() as cursor:

@@ -30,7 +30,18 @@ def env_list(name: str, default: str) -> list[str]:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+
+def secret_key_from_env() -> str:
+    """DJANGO_SECRET_KEY, or the contents of the file DJANGO_SECRET_KEY_FILE names (the
+    container generates one there, so `docker-compose exec web manage.py ...` finds it too)."""
+    key = os.environ.get("DJANGO_SECRET_KEY", "")
+    key_file = Path(os.environ.get("DJANGO_SECRET_KEY_FILE", "") or "/nonexistent")
+    if not key and key_file.is_file():
+        key = key_file.read_text(encoding="utf-8").strip()
+    return key
+
+
+SECRET_KEY = secret_key_from_env()
 if not SECRET_KEY:
     if not DEBUG:
         # A guessable default key would let anyone forge sessions of the admin.
@@ -114,11 +125,19 @@ STORAGES = {
 # Uploads: files stream to a temporary file (never whole in memory) and are
 # refused with 413 as soon as they pass the limit.
 DEALS_MAX_UPLOAD_MB = env_int("DEALS_MAX_UPLOAD_MB", 512)
+# Uploads replace all data: when set, POST /api/deals/ needs "Authorization: Token <value>".
+DEALS_UPLOAD_TOKEN = os.environ.get("DEALS_UPLOAD_TOKEN", "")
 FILE_UPLOAD_HANDLERS = [
     "deals.upload_handlers.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+
+# The analysts' read-only PostgreSQL role (manage.py ensure_analyst_role); no user, no role.
+DEALS_ANALYST_USER = os.environ.get("DEALS_ANALYST_USER", "")
+DEALS_ANALYST_PASSWORD = os.environ.get("DEALS_ANALYST_PASSWORD", "")
+DEALS_ANALYST_STATEMENT_TIMEOUT = os.environ.get("DEALS_ANALYST_STATEMENT_TIMEOUT", "") or "30s"
+DEALS_ANALYST_CONNECTION_LIMIT = env_int("DEALS_ANALYST_CONNECTION_LIMIT", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["deals.renderers.ExactJSONRenderer"],
@@ -148,6 +167,7 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
