@@ -1,0 +1,163 @@
+"""The report of any valid deals file equals what a small pure-Python model says it should be."""
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from http import HTTPStatus
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from deals.models import Deal
+from tests.conftest import get_report, post_csv
+
+pytestmark = pytest.mark.django_db
+
+COLUMNS = ("customer", "item", "total", "quantity", "date")
+# Cyrillic, Latin, quotes, commas and spaces; no line breaks or NUL (not valid in a value).
+NAME_ALPHABET = "абвгдЁёжЯяabcXYZ019 ,\"'\\;-_.µ"  # noqa: RUF001 - Cyrillic on purpose
+DATES = ["2018-12-14 08:29:52.506166", "2018-12-14T08:29:52", "2019-01-01 00:00:00Z"]
+DATES += ["2020-02-29 23:59:59.5+03:00", "1999-12-31T12:00:00-0530", "2024-06-01 10:00:00+03"]
+
+
+@dataclass(frozen=True)
+class DealRow:
+    customer: str
+    item: str
+    cents: int
+    quantity: int
+    date: str
+
+
+def names(pool_size: int) -> st.SearchStrategy[list[str]]:
+    """A small pool of names, so that customers repeat and items are shared."""
+    name = st.text(NAME_ALPHABET, min_size=1, max_size=6).filter(lambda text: text.strip(" "))
+    return st.lists(name, min_size=1, max_size=pool_size, unique=True)
+
+
+@st.composite
+def deal_rows(draw) -> list[DealRow]:
+    customers, items = draw(names(9)), draw(names(6))
+    # Few distinct amounts make ties in spent money common.
+    cents = st.one_of(st.sampled_from([0, 100, 250, 99_999]), st.integers(0, 10**14))
+    row = st.builds(
+        DealRow,
+        customer=st.sampled_from(customers),
+        item=st.sampled_from(items),
+        cents=cents,
+        quantity=st.integers(1, 2**31 - 1),
+        date=st.sampled_from(DATES),
+    )
+    return draw(st.lists(row, max_size=200))
+
+
+@st.composite
+def total_text(draw, cents: int) -> str:
+    """A total written with 0, 1 or 2 decimals, whichever can write it exactly."""
+    units, fraction = divmod(cents, 100)
+    forms = [f"{units}.{fraction:02d}"]
+    if fraction % 10 == 0:
+        forms.append(f"{units}.{fraction // 10}")
+    if fraction == 0:
+        forms.append(str(units))
+    return draw(st.sampled_from(forms))
+
+
+@st.composite
+def field_text(draw, value: str) -> str:
+    if any(char in value for char in ',"') or draw(st.booleans()):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+@st.composite
+def deals_files(draw, rows: list[DealRow]) -> bytes:
+    """The rows as a deals file: any column order, LF or CRLF, BOM or not, final break or not."""
+    columns = draw(st.permutations(COLUMNS))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = [",".join(columns)]
+    for row in rows:
+        fields = {
+            "customer": draw(field_text(row.customer)),
+            "item": draw(field_text(row.item)),
+            "total": draw(total_text(row.cents)),
+            "quantity": str(row.quantity),
+            "date": row.date,
+        }
+        lines.append(",".join(fields[column] for column in columns))
+    text = newline.join(lines) + draw(st.sampled_from([newline, ""]))
+    return draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + text.encode("utf-8")
+
+
+@st.composite
+def deals_cases(draw) -> tuple[list[DealRow], bytes]:
+    rows = draw(deal_rows())
+    return rows, draw(deals_files(rows))
+
+
+def model_report(rows: list[DealRow]) -> dict:
+    """The top-5 report computed the slow, obvious way."""
+    spent: dict[str, Decimal] = defaultdict(Decimal)
+    bought: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        spent[row.customer] += Decimal(row.cents) / 100
+        bought[row.customer].add(row.item)
+    top = sorted(spent, key=lambda customer: (-spent[customer], customer))[:5]
+    buyers = Counter(item for customer in top for item in bought[customer])
+    return {
+        "response": [
+            {
+                "username": customer,
+                "spent_money": spent[customer],
+                "gems": sorted(item for item in bought[customer] if buyers[item] > 1),
+            }
+            for customer in top
+        ]
+    }
+
+
+def served_report(client: APIClient) -> dict:
+    response = get_report(client)
+    assert response.status_code == HTTPStatus.OK
+    # Decimal keeps the served numbers exact; an integral sum must come as an integer literal.
+    report = json.loads(response.content, parse_float=Decimal)
+    for row in report["response"]:
+        if isinstance(row["spent_money"], Decimal):
+            assert row["spent_money"] != row["spent_money"].to_integral_value(), row
+    return report
+
+
+def upload(client: APIClient, content: bytes, rows: list[DealRow]) -> None:
+    response = post_csv(client, content)
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["rows"] == len(rows)
+
+
+HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@HYPOTHESIS
+@given(case=deals_cases())
+def test_report_equals_the_model(case):
+    rows, content = case
+    client = APIClient()
+    upload(client, content, rows)
+    assert served_report(client) == model_report(rows)
+    assert Deal.objects.count() == len(rows)
+
+
+@HYPOTHESIS
+@given(first=deals_cases(), second=deals_cases())
+def test_uploads_replace_and_never_accumulate(first, second):
+    (rows_a, file_a), (rows_b, file_b) = first, second
+    client = APIClient()
+    for content, rows in [(file_a, rows_a), (file_a, rows_a)]:
+        upload(client, content, rows)
+    assert served_report(client) == model_report(rows_a)
+    for content, rows in [(file_b, rows_b), (file_a, rows_a)]:
+        upload(client, content, rows)
+    assert served_report(client) == model_report(rows_a)
+    assert Deal.objects.count() == len(rows_a)
