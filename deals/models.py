@@ -52,6 +52,9 @@ class Upload(models.Model):
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True)
+    # The PostgreSQL backend that runs the upload: when it is gone and the row still says
+    # running, the process was killed (the next upload marks such rows as interrupted).
+    backend_pid = models.IntegerField(null=True, editable=False)
 
     class Meta:
         db_table = "deals_upload"

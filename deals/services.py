@@ -34,7 +34,8 @@ def deals_replace_from_csv(
     The attempt is recorded in Upload whatever happens; a failed one leaves the previous
     deals and reports exactly as they were.
     """
-    upload = Upload.objects.create(filename=filename[:255])
+    _mark_interrupted_uploads()
+    upload = Upload.objects.create(filename=filename[:255], backend_pid=_backend_pid())
     started = time.monotonic()
     try:
         _replace(upload, file, progress)
@@ -58,6 +59,36 @@ def deals_replace_from_csv(
         time.monotonic() - started,
     )
     return upload
+
+
+INTERRUPTED = "interrupted: the process running the upload stopped before it finished"
+
+# A running upload whose database session is gone (its worker was killed) will never finish;
+# its transaction was rolled back with the session.
+_MARK_INTERRUPTED = sql.SQL(
+    "UPDATE {upload} SET {status} = %s, {error} = %s, {finished_at} = now()"
+    " WHERE {status} = %s AND NOT EXISTS ("
+    " SELECT 1 FROM pg_stat_activity activity"
+    " WHERE activity.pid = {upload}.{backend_pid}"
+    " AND activity.backend_start <= {upload}.{started_at})"
+)
+
+
+def _mark_interrupted_uploads() -> None:
+    columns = {
+        name: sql.Identifier(Upload._meta.get_field(name).column)
+        for name in ("status", "error", "finished_at", "backend_pid", "started_at")
+    }
+    statement = _MARK_INTERRUPTED.format(upload=sql.Identifier(Upload._meta.db_table), **columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _composed(statement), [Upload.Status.ERROR, INTERRUPTED, Upload.Status.RUNNING]
+        )
+
+
+def _backend_pid() -> int:
+    connection.ensure_connection()
+    return connection.connection.get_backend_pid()
 
 
 def reports_refresh() -> None:

@@ -24,6 +24,7 @@ from django.db import connection
 
 from deals.exception_handler import DATABASE_UNAVAILABLE
 from deals.models import Deal, Upload
+from deals.services import INTERRUPTED
 from tests.conftest import URL, get_report, post_csv
 from tests.transactional import HEADER, advisory_locks, generated_file, reports_emptied
 
@@ -210,12 +211,15 @@ def test_worker_killed_mid_upload_loses_nothing_and_leaves_no_lock(
     wait_for(lambda: advisory_locks() == 0, 10, "the killed upload's lock is still held")
     assert get_report(api_client).json() == expected_report
     assert Deal.objects.count() == 767
-    # Nothing can record the death of the process that would have recorded it.
-    assert Upload.objects.latest("pk").status == Upload.Status.RUNNING
+    # The dead process could not record its own end: the next upload does.
+    killed = Upload.objects.latest("pk")
+    assert killed.status == Upload.Status.RUNNING
     wait_for(lambda: service.workers() not in ([], [worker]), 30, "no new worker")
     answer = service.upload(deals_csv)
     assert (answer.status, answer.json()["rows"]) == (HTTPStatus.OK, 767), service.output()
     assert get_report(api_client).json() == expected_report
+    killed.refresh_from_db()
+    assert (killed.status, killed.error) == (Upload.Status.ERROR, INTERRUPTED)
 
 
 class Proxy:

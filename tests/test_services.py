@@ -9,7 +9,7 @@ from django.db import connection, connections
 from deals.csv_format import CsvError
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 from deals.selectors import top_customers
-from deals.services import deals_replace_from_csv, reports_refresh
+from deals.services import INTERRUPTED, deals_replace_from_csv, reports_refresh
 from tests.conftest import csv_bytes
 
 HEADER = "customer,item,total,quantity,date"
@@ -91,6 +91,23 @@ def test_reports_refresh_recomputes_the_views(deals_csv, expected_report):
 
     assert "resplendent" not in TopCustomer.objects.values_list("username", flat=True)
     assert not CustomerTotal.objects.filter(username="resplendent").exists()
+
+
+@pytest.mark.django_db
+def test_uploads_whose_session_is_gone_are_marked_interrupted(deals_csv):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (alive,) = cursor.fetchone()
+    dead = Upload.objects.create(filename="killed.csv", backend_pid=2**31 - 1)
+    waiting = Upload.objects.create(filename="waiting.csv", backend_pid=alive)
+
+    replace(deals_csv)
+
+    dead.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (dead.status, dead.error) == (Upload.Status.ERROR, INTERRUPTED)
+    assert dead.finished_at is not None
+    assert waiting.status == Upload.Status.RUNNING
 
 
 # Below: real transactions, seen from other connections, as gunicorn's threads see them.
