@@ -1,7 +1,7 @@
 """What a valid deals file looks like, as compiled regular expressions, and the texts of the
 errors that say where a file departs from it.
 
-The whole-chunk regex is the fast path: one C-level match per megabyte. When it fails, the
+The whole-chunk regex is the fast path: one C-level match per chunk. When it fails, the
 line-by-line diagnosis below finds the first bad line and says exactly what is wrong with it.
 Both are built from the same per-column patterns, so they cannot disagree.
 """

@@ -4,7 +4,8 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO, Literal
 
 from django.contrib.auth import get_user_model
@@ -13,7 +14,7 @@ from django.utils import timezone
 from psycopg2 import sql
 
 from deals import csv_format as fmt
-from deals.csv_stream import ValidatedCsv
+from deals.csv_stream import ReadAhead, ValidatedCsv
 from deals.errors import DealsError
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 
@@ -102,7 +103,8 @@ def _replace(upload: Upload, file: BinaryIO, progress: Callable[[int], None] | N
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [UPLOAD_LOCK_KEY])
         cursor.execute(_composed(sql.SQL("TRUNCATE {}").format(_deal_table())))
-        upload.rows = _copy(cursor, stream)
+        with _primary_key_dropped(cursor):
+            upload.rows = _copy(cursor, stream)
         cursor.execute(_composed(sql.SQL("ANALYZE {}").format(_deal_table())))
         upload.size, upload.sha256 = stream.size, stream.sha256
         upload.status, upload.finished_at = Upload.Status.OK, timezone.now()
@@ -116,14 +118,34 @@ def _copy(cursor, stream: ValidatedCsv) -> int:
         _deal_table(), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     try:
-        with connection.wrap_database_errors:
-            cursor.copy_expert(statement, stream)
+        with connection.wrap_database_errors, ReadAhead(stream) as feed:
+            cursor.copy_expert(statement, feed)
     except (DataError, IntegrityError) as exc:
         # PostgreSQL found a bad value before the line the stream stopped at, if any.
         raise _copy_error(exc) from exc
     if stream.error:
         raise stream.error
     return cursor.rowcount
+
+
+@contextmanager
+def _primary_key_dropped(cursor) -> Iterator[None]:
+    """Build the primary key index once after the load instead of row by row during COPY.
+
+    TRUNCATE already holds the table's exclusive lock, so nobody sees it without its key; a
+    failed load rolls back and the key is back as it was.
+    """
+    table = _deal_table()
+    cursor.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+        [Deal._meta.db_table],
+    )
+    name = sql.Identifier(cursor.fetchone()[0])
+    cursor.execute(_composed(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, name)))
+    yield
+    key = sql.Identifier(Deal._meta.pk.column)
+    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(table, name, key)
+    cursor.execute(_composed(add))
 
 
 def _copy_error(exc: DatabaseError) -> DealsError:
