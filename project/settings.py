@@ -104,6 +104,8 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Django's backend with a health check that pings only idle connections (project/postgresql).
+DATABASES["default"]["ENGINE"] = "project.postgresql"
 # A database that does not answer must not hang a request: fail fast and let the
 # exception handler answer 503.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
