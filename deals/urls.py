@@ -12,5 +12,8 @@ class DealsApi(DealUploadApi, TopCustomersApi):
 
 urlpatterns = [
     path("deals/", DealsApi.as_view(), name="deals"),
+    # Without the slash too: a redirect would make clients that follow it drop the upload's
+    # body. Left out of the schema, which documents the canonical URL only.
+    path("deals", DealsApi.as_view(schema=None)),
     path("health/", HealthApi.as_view(), name="health"),
 ]

@@ -307,6 +307,15 @@ def test_method_not_allowed_is_json(api_client):
     assert response.json() == {"Status": "Error", "Desc": 'Method "DELETE" not allowed.'}
 
 
+def test_upload_and_report_without_trailing_slash(api_client, deals_csv, expected_report):
+    upload = SimpleUploadedFile("deals.csv", deals_csv)
+
+    posted = api_client.post("/api/deals", {"deals": upload}, format="multipart")
+
+    assert posted.status_code == HTTPStatus.OK
+    assert api_client.get("/api/deals").json() == expected_report
+
+
 def test_health(api_client):
     response = api_client.get("/api/health/")
 
