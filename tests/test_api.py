@@ -266,6 +266,7 @@ def test_deals_field_twice(api_client, loaded, deals_csv):
         "Status": "Error",
         "Desc": "deals: send exactly one file in the multipart field 'deals'",
     }
+    assert_intact(api_client, loaded)
 
 
 def test_json_body_is_unsupported(api_client, loaded):
