@@ -75,7 +75,7 @@ class TopCustomersApi(APIView):
     def get(self, request):
         report = top_customers()
         headers = {"ETag": report.etag, "Cache-Control": "no-cache"}
-        if report.etag in parse_etags(request.headers.get("If-None-Match", "")):
+        if _not_modified(request.headers.get("If-None-Match", ""), report.etag):
             return Response(status=HTTPStatus.NOT_MODIFIED, headers=headers)
         body = {"response": TopCustomersApi.OutputSerializer(report.rows, many=True).data}
         return Response(body, headers=headers)
@@ -96,3 +96,9 @@ class HealthApi(APIView):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return Response(self.OutputSerializer({"status": "ok"}).data)
+
+
+def _not_modified(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison, and "*" matches any current report."""
+    tags = parse_etags(if_none_match)
+    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)

@@ -16,8 +16,9 @@ MAX_TOTAL = 10**12
 
 # Values as they may stand in a field once unquoted (bytes, UTF-8).
 _TEXT_CHAR = rb'[^",\r\n\x00]'
-_TEXT = rb'[ \t]*[^",\r\n\x00 \t]' + _TEXT_CHAR + rb"*"  # at least one non-blank character
-_QUOTED_TEXT = rb'"[ \t]*(?:[^"\r\n\x00 \t]|"")(?:[^"\r\n\x00]|"")*"'
+# At least one non-blank character; blanks as bytes.strip() sees them (ASCII whitespace).
+_TEXT = rb'[ \t\x0b\x0c]*[^",\r\n\x00 \t\x0b\x0c]' + _TEXT_CHAR + rb"*"
+_QUOTED_TEXT = rb'"[ \t\x0b\x0c]*(?:[^"\r\n\x00 \t\x0b\x0c]|"")(?:[^"\r\n\x00]|"")*"'
 _TOTAL = rb"(?:\d{1,12}(?:\.\d{1,2})?|1000000000000(?:\.0{1,2})?)"
 _QUANTITY = rb"[1-9]\d{0,9}"
 _DATE = (
@@ -27,7 +28,7 @@ _DATE = (
 )
 
 # Unquoted text may hold quotes and commas; it still needs a non-blank character.
-_TEXT_VALUE = rb"[ \t]*[^\r\n\x00 \t][^\r\n\x00]*"
+_TEXT_VALUE = rb"[ \t\x0b\x0c]*[^\r\n\x00 \t\x0b\x0c][^\r\n\x00]*"
 
 VALUE_PATTERNS = {
     "customer": re.compile(_TEXT_VALUE),
@@ -43,6 +44,10 @@ PROBLEMS = {
     "total": "is not a non-negative number with at most 2 decimals",
     "quantity": "is not a positive integer",
     "date": "is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166",
+}
+# CHECK constraints of the deals table that a well-formed line can still break.
+CONSTRAINT_PROBLEMS = {
+    "deal_date_in_python_range": "date is out of range (years 0001 to 9999 in UTC)",
 }
 OUT_OF_RANGE = {
     "total": f"is over {MAX_TOTAL}",

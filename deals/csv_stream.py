@@ -136,6 +136,7 @@ class ReadAhead:
         self._stream = stream
         self._chunks: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self._failure: Exception | None = None
         self._thread = threading.Thread(target=self._produce, name="csv-read-ahead", daemon=True)
 
     def __enter__(self) -> "ReadAhead":
@@ -147,6 +148,10 @@ class ReadAhead:
         # so the stream's error, size and digest are final when the caller reads them.
         self._stop.set()
         self._thread.join()
+        if self._failure is not None:
+            # psycopg2 reports an exception raised in read() as a cancelled query (a database
+            # error); raise what really happened instead, e.g. an unreadable upload file.
+            raise self._failure
 
     def read(self, size: int = -1) -> bytes:
         item = self._chunks.get()
@@ -162,6 +167,7 @@ class ReadAhead:
                 if not chunk:
                     return
         except Exception as exc:  # handed to the consumer, which raises it in COPY's thread
+            self._failure = exc
             self._put(exc)
 
     def _put(self, item: bytes | BaseException) -> None:

@@ -3,6 +3,7 @@
 import logging
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -22,6 +23,15 @@ def error_body(desc: str) -> dict:
 def status_desc_exception_handler(exc, context):
     if isinstance(exc, DealsError):
         return Response(error_body(exc.message), status=exc.status_code)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's multipart limits (too many fields or files, a field too big) and the like:
+        # the request is at fault, not the server.
+        status = (
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            if isinstance(exc, RequestDataTooBig)
+            else HTTPStatus.BAD_REQUEST
+        )
+        return Response(error_body(str(exc) or "bad request"), status=status)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
         return Response(error_body(DATABASE_UNAVAILABLE), status=HTTPStatus.SERVICE_UNAVAILABLE)

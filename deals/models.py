@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.contrib.postgres.fields import ArrayField
@@ -9,6 +10,10 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 def view_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+FIRST_MOMENT = datetime(1, 1, 1, tzinfo=UTC)
+LAST_MOMENT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 class Deal(models.Model):
@@ -29,6 +34,12 @@ class Deal(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(quantity__gt=0), name="deal_quantity_positive"
+            ),
+            # An offset can move a valid local time out of the years Python can read back
+            # (9999-12-31 23:59-12 is year 10000 in UTC).
+            models.CheckConstraint(
+                condition=models.Q(date__gte=FIRST_MOMENT, date__lte=LAST_MOMENT),
+                name="deal_date_in_python_range",
             ),
         ]
 

@@ -107,8 +107,8 @@ def _replace(upload: Upload, file: BinaryIO, progress: Callable[[int], None] | N
             upload.rows = _copy(cursor, stream)
         cursor.execute(_composed(sql.SQL("ANALYZE {}").format(_deal_table())))
         upload.size, upload.sha256 = stream.size, stream.sha256
-        upload.status, upload.finished_at = Upload.Status.OK, timezone.now()
-        upload.save(update_fields=["rows", "size", "sha256", "status", "finished_at"])
+        upload.status, upload.finished_at, upload.error = Upload.Status.OK, timezone.now(), ""
+        upload.save(update_fields=["rows", "size", "sha256", "status", "finished_at", "error"])
         _refresh_reports()
 
 
@@ -154,6 +154,8 @@ def _copy_error(exc: DatabaseError) -> DealsError:
     if not match:
         return fmt.CsvError(f"the file was refused: {diag.message_primary}")
     number, column, value = int(match[1]), match[2], match[3]
+    if diag.constraint_name in fmt.CONSTRAINT_PROBLEMS:
+        return fmt.at_line(number, fmt.CONSTRAINT_PROBLEMS[diag.constraint_name])
     if column in fmt.OUT_OF_RANGE:
         return fmt.value_error(number, column, value, fmt.OUT_OF_RANGE[column])
     return fmt.at_line(number, diag.message_primary)
@@ -162,8 +164,11 @@ def _copy_error(exc: DatabaseError) -> DealsError:
 def _refresh_reports() -> None:
     # The totals view is only read by staff and analysts: a plain refresh is the fastest.
     # The top view is what GET reads: a concurrent refresh never blocks its readers.
-    CustomerTotal.refresh(concurrently=False)
-    TopCustomer.refresh(concurrently=True)
+    # pgviews runs REFRESH on the raw psycopg2 cursor: wrap it, so that a lost connection is
+    # Django's OperationalError (503, and the connection is discarded), not an internal error.
+    with connection.wrap_database_errors:
+        CustomerTotal.refresh(concurrently=False)
+        TopCustomer.refresh(concurrently=True)
 
 
 def _record_failure(upload: Upload, file: BinaryIO, exc: Exception) -> None:

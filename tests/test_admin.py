@@ -187,6 +187,16 @@ def test_deals_search_is_by_exact_customer(admin_client, upload, deal_rows):
     assert partial.context["cl"].result_count == 0
 
 
+def test_deals_search_finds_a_name_with_spaces(admin_client, upload):
+    Deal.objects.create(
+        customer="John Smith", item="Opal", total=1, quantity=1, date="2020-01-01T00:00Z"
+    )
+
+    response = admin_client.get(changelist("deal"), {"q": "John Smith"})
+
+    assert [row.customer for row in results(response)] == ["John Smith"]
+
+
 def test_deals_count_is_estimated_on_a_large_table(admin_client, upload, monkeypatch):
     monkeypatch.setattr(deals_admin, "ESTIMATE_FROM_ROWS", 700)
     # Rows added behind ANALYZE's back: the planner still believes there are 767.

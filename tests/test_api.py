@@ -146,6 +146,15 @@ def test_etag_changes_with_the_report(api_client, loaded):
     assert response["ETag"] != before
 
 
+@pytest.mark.parametrize("tag", ["*", "W/{etag}", '"other", {etag}'])
+def test_not_modified_by_weak_list_and_star(api_client, loaded, tag):
+    etag = get_report(api_client)["ETag"]
+
+    response = api_client.get(URL, HTTP_IF_NONE_MATCH=tag.format(etag=etag))
+
+    assert response.status_code == HTTPStatus.NOT_MODIFIED
+
+
 def test_report_is_one_query(api_client, loaded, django_assert_num_queries):
     with django_assert_num_queries(1):
         get_report(api_client)
@@ -277,6 +286,31 @@ def test_json_body_is_unsupported(api_client, loaded):
         "Status": "Error",
         "Desc": 'Unsupported media type "application/json" in request.',
     }
+    assert_intact(api_client, loaded)
+
+
+def test_too_many_multipart_fields(api_client, loaded, deals_csv):
+    fields = {f"extra{n}": "x" for n in range(1001)}
+    fields["deals"] = SimpleUploadedFile("deals.csv", deals_csv)
+
+    response = api_client.post(URL, fields, format="multipart")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "Status": "Error",
+        "Desc": "The number of GET/POST parameters exceeded"
+        " settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.",
+    }
+    assert_intact(api_client, loaded)
+
+
+def test_multipart_text_field_too_big(api_client, loaded, deals_csv):
+    fields = {"note": "x" * (3 * 1024 * 1024), "deals": SimpleUploadedFile("d.csv", deals_csv)}
+
+    response = api_client.post(URL, fields, format="multipart")
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert response.json()["Status"] == "Error"
     assert_intact(api_client, loaded)
 
 

@@ -147,6 +147,7 @@ def test_header(content, error):
         (",Ruby,1,1,2018-12-14 08:29:52", "line 2: customer '' is empty"),
         ("   ,Ruby,1,1,2018-12-14 08:29:52", "line 2: customer '   ' is empty"),
         ('bob,"",1,1,2018-12-14 08:29:52', "line 2: item '' is empty"),
+        ("\x0b\x0c,Ruby,1,1,2018-12-14 08:29:52", "line 2: customer '\\x0b\\x0c' is empty"),
     ],
 )
 def test_malformed_line(row, error):

@@ -3,8 +3,9 @@ import io
 import threading
 import time
 
+import psycopg2
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 
 from deals.csv_format import CsvError
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
@@ -16,7 +17,11 @@ HEADER = "customer,item,total,quantity,date"
 
 
 def replace(content: bytes, filename: str = "deals.csv") -> Upload:
-    return deals_replace_from_csv(file=io.BytesIO(content), filename=filename)
+    return replace_file(io.BytesIO(content), filename)
+
+
+def replace_file(file, filename: str = "deals.csv") -> Upload:
+    return deals_replace_from_csv(file=file, filename=filename)
 
 
 @pytest.mark.django_db
@@ -80,6 +85,40 @@ def test_quantity_beyond_integer_range():
     assert (
         error.value.message == "line 2: quantity '2147483648' is out of range (at most 2147483647)"
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("date", ["9999-12-31 23:59:59-12", "0001-01-01 00:00:00+05"])
+def test_dates_outside_the_years_python_reads_back(date):
+    with pytest.raises(CsvError) as error:
+        replace(csv_bytes(HEADER, "a,Opal,1,1,2018-12-14 08:29:52", f"b,Opal,1,1,{date}"))
+
+    assert error.value.message == "line 3: date is out of range (years 0001 to 9999 in UTC)"
+
+
+@pytest.mark.django_db
+def test_unreadable_file_is_its_own_error_not_the_databases():
+    class Failing(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise OSError("disk gone")
+            return super().read(40)
+
+    with pytest.raises(OSError, match="disk gone"):
+        replace_file(Failing(csv_bytes(HEADER, *["a,Opal,1,1,2018-12-14 08:29:52"] * 10)))
+
+    assert Upload.objects.get().status == Upload.Status.ERROR
+
+
+@pytest.mark.django_db
+def test_database_lost_during_the_refresh_is_a_database_error(deals_csv, monkeypatch):
+    def lost(**kwargs):
+        raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(CustomerTotal, "refresh", lost)
+
+    with pytest.raises(OperationalError):
+        replace(deals_csv)
 
 
 @pytest.mark.django_db

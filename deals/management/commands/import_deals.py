@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.db import DatabaseError
 
 from deals.errors import DealsError
 from deals.services import deals_replace_from_csv
@@ -56,6 +57,8 @@ class Command(BaseCommand):
                 )
             except DealsError as exc:
                 raise CommandError(exc.message) from exc
+            except DatabaseError as exc:
+                raise CommandError(f"the database failed: {exc}") from exc
             finally:
                 if bar:
                     bar.finish()
