@@ -268,3 +268,34 @@ def test_a_second_upload_waits_for_the_first_and_wins(committed):
 
     assert list(TopCustomer.objects.values_list("username", flat=True)) == ["last"]
     assert list(Upload.objects.order_by("id").values_list("status", flat=True)) == ["ok"] * 3
+
+
+def _top_customers_within_a_second():
+    # A reader that would wait on a lock fails instead of hanging the test.
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '1s'")
+    try:
+        return [row["username"] for row in top_customers().rows]
+    except OperationalError as exc:
+        return f"blocked: {exc}"
+
+
+def test_the_refreshed_report_does_not_block_readers_before_commit(committed, monkeypatch):
+    refreshed, go_on = threading.Event(), threading.Event()
+    refresh = TopCustomer.refresh
+
+    def refresh_then_wait(**kwargs):
+        refresh(**kwargs)
+        refreshed.set()  # the upload now holds what REFRESH locked, until its commit
+        assert go_on.wait(30)
+
+    monkeypatch.setattr(TopCustomer, "refresh", refresh_then_wait)
+    thread = _upload_in_thread(io.BytesIO(_new_file()))
+    assert refreshed.wait(60)
+
+    during = _from_another_connection(_top_customers_within_a_second)
+    go_on.set()
+    thread.join(60)
+
+    assert during == [row["username"] for row in committed["response"]]
+    assert _from_another_connection(_top_customers_within_a_second) == NEW_TOP
