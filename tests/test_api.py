@@ -24,6 +24,13 @@ def assert_intact(api_client, expected_report):
     assert Deal.objects.count() == 767
 
 
+def assert_refused(response, status: HTTPStatus, desc: str, api_client, expected_report):
+    """The whole error answer, and the previous data untouched."""
+    assert response.status_code == status
+    assert response.json() == {"Status": "Error", "Desc": desc}
+    assert_intact(api_client, expected_report)
+
+
 def test_upload_canonical_file(api_client, deals_csv):
     response = post_csv(api_client, deals_csv)
 
@@ -247,9 +254,7 @@ BAD_UPLOADS = [
 def test_bad_upload_changes_nothing(api_client, loaded, content, desc):
     response = post_csv(api_client, content)
 
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json() == {"Status": "Error", "Desc": desc}
-    assert_intact(api_client, loaded)
+    assert_refused(response, HTTPStatus.BAD_REQUEST, desc, api_client, loaded)
     failed = Upload.objects.order_by("-id").first()
     assert (failed.status, failed.error, failed.size) == (Upload.Status.ERROR, desc, len(content))
 
@@ -257,12 +262,13 @@ def test_bad_upload_changes_nothing(api_client, loaded, content, desc):
 def test_no_deals_field(api_client, loaded):
     response = api_client.post(URL, {"other": SimpleUploadedFile("a.csv", b"x")})
 
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json() == {
-        "Status": "Error",
-        "Desc": "deals: no file in the multipart field 'deals'",
-    }
-    assert_intact(api_client, loaded)
+    assert_refused(
+        response,
+        HTTPStatus.BAD_REQUEST,
+        "deals: no file in the multipart field 'deals'",
+        api_client,
+        loaded,
+    )
 
 
 def test_deals_field_twice(api_client, loaded, deals_csv):
@@ -270,23 +276,25 @@ def test_deals_field_twice(api_client, loaded, deals_csv):
 
     response = api_client.post(URL, {"deals": files})
 
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json() == {
-        "Status": "Error",
-        "Desc": "deals: send exactly one file in the multipart field 'deals'",
-    }
-    assert_intact(api_client, loaded)
+    assert_refused(
+        response,
+        HTTPStatus.BAD_REQUEST,
+        "deals: send exactly one file in the multipart field 'deals'",
+        api_client,
+        loaded,
+    )
 
 
 def test_json_body_is_unsupported(api_client, loaded):
     response = api_client.post(URL, {"deals": "x"}, format="json")
 
-    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    assert response.json() == {
-        "Status": "Error",
-        "Desc": 'Unsupported media type "application/json" in request.',
-    }
-    assert_intact(api_client, loaded)
+    assert_refused(
+        response,
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        'Unsupported media type "application/json" in request.',
+        api_client,
+        loaded,
+    )
 
 
 def test_too_many_multipart_fields(api_client, loaded, deals_csv):
@@ -295,13 +303,13 @@ def test_too_many_multipart_fields(api_client, loaded, deals_csv):
 
     response = api_client.post(URL, fields, format="multipart")
 
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json() == {
-        "Status": "Error",
-        "Desc": "The number of GET/POST parameters exceeded"
-        " settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.",
-    }
-    assert_intact(api_client, loaded)
+    assert_refused(
+        response,
+        HTTPStatus.BAD_REQUEST,
+        "The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.",
+        api_client,
+        loaded,
+    )
 
 
 def test_multipart_text_field_too_big(api_client, loaded, deals_csv):
@@ -320,12 +328,13 @@ def test_upload_over_the_limit(api_client, loaded, settings):
 
     response = post_csv(api_client, content)
 
-    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    assert response.json() == {
-        "Status": "Error",
-        "Desc": "the upload is larger than the limit of 1 MB",
-    }
-    assert_intact(api_client, loaded)
+    assert_refused(
+        response,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "the upload is larger than the limit of 1 MB",
+        api_client,
+        loaded,
+    )
 
 
 def test_unknown_api_path_is_json(api_client):
