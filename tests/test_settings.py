@@ -1,0 +1,66 @@
+"""Settings and the gunicorn config, each loaded in a fresh interpreter with chosen variables."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_VARIABLES = ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "DJANGO_DEBUG")
+
+
+def load(module: str, names: list[str], **env: str) -> subprocess.CompletedProcess:
+    """Import `module` with only these variables of ours set; print the named attributes."""
+    environment = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    environment.update(env)
+    code = (
+        f"import json, importlib; m = importlib.import_module({module!r}); "
+        f"print(json.dumps({{n: getattr(m, n) for n in {names!r}}}))"
+    )
+    return subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+
+def test_settings_refuse_to_start_without_a_secret_in_production():
+    result = load("project.settings", ["DEBUG"])
+
+    assert result.returncode == 1
+    assert "Set DJANGO_SECRET_KEY (or DJANGO_DEBUG=1 for local development)." in result.stderr
+
+
+def test_debug_is_off_by_default():
+    result = load("project.settings", ["DEBUG", "SECRET_KEY"], DJANGO_SECRET_KEY="k")
+
+    assert json.loads(result.stdout) == {"DEBUG": False, "SECRET_KEY": "k"}
+
+
+def test_secret_key_read_from_a_file(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("from-the-file\n")
+
+    result = load("project.settings", ["SECRET_KEY"], DJANGO_SECRET_KEY_FILE=str(key_file))
+
+    assert json.loads(result.stdout) == {"SECRET_KEY": "from-the-file"}
+
+
+def test_gunicorn_runs_threaded_workers_sized_from_the_environment():
+    names = ["worker_class", "workers", "threads", "timeout", "bind"]
+
+    result = load(
+        "project.gunicorn",
+        names,
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="8",
+        GUNICORN_TIMEOUT="30",
+        GUNICORN_BIND="127.0.0.1:9000",
+    )
+
+    assert json.loads(result.stdout) == {
+        "worker_class": "gthread",
+        "workers": 3,
+        "threads": 8,
+        "timeout": 30,
+        "bind": "127.0.0.1:9000",
+    }
