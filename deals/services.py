@@ -13,9 +13,9 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, tran
 from django.utils import timezone
 from psycopg2 import sql
 
-from deals import csv_format as fmt
-from deals.csv_stream import ReadAhead, ValidatedCsv
 from deals.errors import DealsError
+from deals.ingest import format as fmt
+from deals.ingest.stream import ReadAhead, ValidatedCsv
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 
 logger = logging.getLogger(__name__)

@@ -130,7 +130,7 @@ DEALS_MAX_UPLOAD_MB = env_int("DEALS_MAX_UPLOAD_MB", 512)
 # Uploads replace all data: when set, POST /api/deals/ needs "Authorization: Token <value>".
 DEALS_UPLOAD_TOKEN = os.environ.get("DEALS_UPLOAD_TOKEN", "")
 FILE_UPLOAD_HANDLERS = [
-    "deals.upload_handlers.SizeLimitUploadHandler",
+    "deals.api.upload_handlers.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -142,12 +142,12 @@ DEALS_ANALYST_STATEMENT_TIMEOUT = os.environ.get("DEALS_ANALYST_STATEMENT_TIMEOU
 DEALS_ANALYST_CONNECTION_LIMIT = env_int("DEALS_ANALYST_CONNECTION_LIMIT", 10)
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["deals.renderers.ExactJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["deals.api.renderers.ExactJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.MultiPartParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "deals.exception_handler.status_desc_exception_handler",
+    "EXCEPTION_HANDLER": "deals.api.exception_handler.status_desc_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

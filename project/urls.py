@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("api/", include("deals.urls")),
+    path("api/", include("deals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
@@ -14,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "deals.http_errors.bad_request"
-handler403 = "deals.http_errors.permission_denied"
-handler404 = "deals.http_errors.not_found"
-handler500 = "deals.http_errors.server_error"
+handler400 = "deals.api.http_errors.bad_request"
+handler403 = "deals.api.http_errors.permission_denied"
+handler404 = "deals.api.http_errors.not_found"
+handler500 = "deals.api.http_errors.server_error"

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 
-from deals import csv_stream
+from deals.ingest import stream as ingest_stream
 from deals.management.commands.ensure_superuser import NOT_SET
 from deals.management.commands.import_deals import MB, ProgressBar
 from deals.models import Deal, Upload
@@ -126,7 +126,7 @@ def test_import_failure_exits_with_status_1(tmp_path):
 
 
 def test_import_shows_progress_on_a_terminal(deals_file, monkeypatch):
-    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", 16384)  # the 46952-byte file: 3 reads
+    monkeypatch.setattr(ingest_stream, "CHUNK_BYTES", 16384)  # the 46952-byte file: 3 reads
     terminal = Tty()
 
     call_command("import_deals", str(deals_file), stdout=terminal)

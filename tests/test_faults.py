@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from deals.exception_handler import DATABASE_UNAVAILABLE
+from deals.api.exception_handler import DATABASE_UNAVAILABLE
 from deals.models import Deal, Upload
 from deals.services import INTERRUPTED
 from tests.conftest import URL, get_report, post_csv

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from deals.api.permissions import AUTH_MALFORMED, AUTH_REQUIRED, AUTH_WRONG
 from deals.models import Deal, Upload
-from deals.permissions import AUTH_MALFORMED, AUTH_REQUIRED, AUTH_WRONG
 from tests.conftest import URL, csv_bytes, get_report, post_csv
 
 pytestmark = pytest.mark.django_db

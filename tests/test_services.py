@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 from django.db import OperationalError, connection, connections
 
-from deals.csv_format import CsvError
+from deals.ingest.format import CsvError
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 from deals.selectors import top_customers
 from deals.services import INTERRUPTED, deals_replace_from_csv, reports_refresh

@@ -9,7 +9,7 @@ import yaml
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
 
-from deals.exception_handler import DATABASE_UNAVAILABLE, INTERNAL_ERROR
+from deals.api.exception_handler import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from tests.conftest import get_report, post_csv
 
 pytestmark = pytest.mark.django_db

@@ -14,10 +14,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deals import api_schema as docs
-from deals.permissions import UploadTokenAuthentication, UploadTokenRequired
+from deals.api import schema as docs
+from deals.api.permissions import UploadTokenAuthentication, UploadTokenRequired
+from deals.api.serializers import ExactAmountField, SingleFileField
 from deals.selectors import top_customers
-from deals.serializers import ExactAmountField, SingleFileField
 from deals.services import deals_replace_from_csv
 
 

@@ -4,7 +4,7 @@ from http import HTTPStatus
 
 from django.http import JsonResponse
 
-from deals.exception_handler import INTERNAL_ERROR, error_body
+from deals.api.exception_handler import INTERNAL_ERROR, error_body
 
 
 def _error(desc: str, status: HTTPStatus) -> JsonResponse:

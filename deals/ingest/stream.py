@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
-from deals import csv_format as fmt
-from deals.csv_fields import FieldError, split_fields
+from deals.ingest import format as fmt
+from deals.ingest.fields import FieldError, split_fields
 
 # Small enough that glibc serves the buffers without raising its mmap threshold (1 MiB
 # chunks kept ~30 MB of freed heap in each worker), and that one regex match holds the GIL

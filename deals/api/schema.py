@@ -2,7 +2,7 @@
 
 The views use plain APIView (no serializer_class to guess from), and answer errors from the
 single exception handler, so their requests, responses and status codes are declared here
-and attached with @extend_schema in deals/api.py.
+and attached with @extend_schema in deals/api/views.py.
 """
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from deals.exception_handler import DATABASE_UNAVAILABLE, INTERNAL_ERROR
+from deals.api.exception_handler import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 
 
 @extend_schema_serializer(component_name="Error")
@@ -45,7 +45,7 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 class ExactAmountFieldExtension(OpenApiSerializerFieldExtension):
     """Sums of money are JSON numbers (exact decimals), not the strings DRF would document."""
 
-    target_class = "deals.serializers.ExactAmountField"
+    target_class = "deals.api.serializers.ExactAmountField"
 
     def map_serializer_field(self, auto_schema, direction):
         return {"type": "number", "description": "Exact sum: `451731`, or `10.75` with cents."}
@@ -54,7 +54,7 @@ class ExactAmountFieldExtension(OpenApiSerializerFieldExtension):
 class SingleFileFieldExtension(OpenApiSerializerFieldExtension):
     """The upload's one file: a binary multipart part (spectacular would say a URI)."""
 
-    target_class = "deals.serializers.SingleFileField"
+    target_class = "deals.api.serializers.SingleFileField"
 
     def map_serializer_field(self, auto_schema, direction):
         return {

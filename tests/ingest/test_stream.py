@@ -3,10 +3,10 @@ import io
 
 import pytest
 
-from deals import csv_stream
-from deals.csv_fields import STRAY_QUOTE, UNTERMINATED
-from deals.csv_format import CsvError
-from deals.csv_stream import ValidatedCsv
+from deals.ingest import stream as ingest_stream
+from deals.ingest.fields import STRAY_QUOTE, UNTERMINATED
+from deals.ingest.format import CsvError
+from deals.ingest.stream import ValidatedCsv
 
 HEADER = "customer,item,total,quantity,date"
 GOOD = "bob,Ruby,612.5,2,2018-12-14 08:29:52.506166"
@@ -37,8 +37,8 @@ def error_of(content: bytes) -> str | None:
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of 64 bytes: every file of a few lines spans many chunks."""
-    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", 64)
-    monkeypatch.setattr(csv_stream, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(ingest_stream, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(ingest_stream, "MAX_LINE_BYTES", 200)
 
 
 def test_valid_file_is_handed_over_unchanged():

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.api import DealUploadApi, HealthApi, TopCustomersApi
+from deals.api.views import DealUploadApi, HealthApi, TopCustomersApi
 
 
 class DealsApi(DealUploadApi, TopCustomersApi):
