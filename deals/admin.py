@@ -6,11 +6,10 @@ so no admin may add, change or delete; staff with the view permission, and super
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection
-from django.db.models import Func, TextField
 from django.utils.functional import cached_property
 
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
+from deals.selectors import items_bought, table_row_estimate
 
 admin.site.site_header = "deals-csv"
 admin.site.site_title = "deals-csv admin"
@@ -60,13 +59,6 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-def table_row_estimate(table: str) -> int:
-    """pg_class.reltuples: -1 for a table never analyzed."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
-        return cursor.fetchone()[0]
-
-
 class ItemFilter(admin.SimpleListFilter):
     """Items listed from the per-customer totals view, not by DISTINCT over every deal."""
 
@@ -74,11 +66,7 @@ class ItemFilter(admin.SimpleListFilter):
     parameter_name = "item"
 
     def lookups(self, request, model_admin):
-        gems = CustomerTotal.objects.annotate(
-            gem=Func("gems", function="unnest", output_field=TextField())
-        )
-        items = gems.values_list("gem", flat=True).order_by("gem").distinct()
-        return [(item, item) for item in items]
+        return [(item, item) for item in items_bought()]
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -17,6 +17,12 @@ from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 
 READABLE_MODELS = (TopCustomer, CustomerTotal, Deal, Upload)
 
+
+def readable_relations() -> list[str]:
+    """The tables and views the analysts' role may read, by their database names."""
+    return [model._meta.db_table for model in READABLE_MODELS]
+
+
 # Where migrate creates the tables and django-pgviews the views.
 SCHEMA = sql.Identifier("public")
 

@@ -1,10 +1,16 @@
-"""Reads. The report is precomputed by the materialized views; reading it is one query."""
+"""Reads. The report is precomputed by the materialized views; reading it is one query.
+
+The API, the admin and the management commands read through here, never the models directly.
+"""
 
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from deals.models import TopCustomer
+from django.db import connection
+from django.db.models import Func, TextField
+
+from deals.models import CustomerTotal, TopCustomer
 
 
 @dataclass(frozen=True)
@@ -30,3 +36,25 @@ def _etag(rows: list[dict]) -> str:
 
 def _canonical(amount: Decimal) -> str:
     return str(amount.quantize(Decimal("0.01")))
+
+
+def items_bought() -> list[str]:
+    """Every distinct item of the current deals, by code point.
+
+    Read from the per-customer totals view (one row per customer), not by DISTINCT over
+    every deal.
+    """
+    gems = CustomerTotal.objects.annotate(
+        gem=Func("gems", function="unnest", output_field=TextField())
+    )
+    return list(gems.values_list("gem", flat=True).order_by("gem").distinct())
+
+
+def table_row_estimate(table: str) -> int:
+    """The planner's row count of `table` (pg_class.reltuples): -1 for a table never analyzed.
+
+    Every upload ANALYZEs the deals table, so for it the estimate is as fresh as the data.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]

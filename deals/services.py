@@ -92,10 +92,14 @@ def _backend_pid() -> int:
     return connection.connection.get_backend_pid()
 
 
-def reports_refresh() -> None:
-    """Recompute the report views from the deals table (they are refreshed by every upload)."""
+def reports_refresh() -> list[str]:
+    """Recompute the report views from the deals table (they are refreshed by every upload).
+
+    Returns the names of the views refreshed, in refresh order.
+    """
     with transaction.atomic():
         _refresh_reports()
+    return [view._meta.db_table for view, _ in REPORT_VIEWS]
 
 
 def _replace(upload: Upload, file: BinaryIO, progress: Callable[[int], None] | None) -> None:
@@ -161,14 +165,18 @@ def _copy_error(exc: DatabaseError) -> DealsError:
     return fmt.at_line(number, diag.message_primary)
 
 
+# The report views in dependency order (each reads the one before it), each with whether its
+# refresh must leave readers unblocked. The totals view is only read by staff and analysts: a
+# plain refresh is the fastest. The top view is what GET reads: refreshed concurrently.
+REPORT_VIEWS = ((CustomerTotal, False), (TopCustomer, True))
+
+
 def _refresh_reports() -> None:
-    # The totals view is only read by staff and analysts: a plain refresh is the fastest.
-    # The top view is what GET reads: a concurrent refresh never blocks its readers.
     # pgviews runs REFRESH on the raw psycopg2 cursor: wrap it, so that a lost connection is
     # Django's OperationalError (503, and the connection is discarded), not an internal error.
     with connection.wrap_database_errors:
-        CustomerTotal.refresh(concurrently=False)
-        TopCustomer.refresh(concurrently=True)
+        for view, concurrently in REPORT_VIEWS:
+            view.refresh(concurrently=concurrently)
 
 
 def _record_failure(upload: Upload, file: BinaryIO, exc: Exception) -> None:

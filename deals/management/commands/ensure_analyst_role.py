@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from deals.analyst import READABLE_MODELS, analyst_role_ensure
+from deals.analyst import analyst_role_ensure, readable_relations
 from deals.errors import DealsError
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             )
         except DealsError as exc:
             raise CommandError(exc.message) from exc
-        tables = ", ".join(model._meta.db_table for model in READABLE_MODELS)
+        tables = ", ".join(readable_relations())
         self.stdout.write(
             f"analyst role {username!r} {'created' if created else 'updated'}: "
             f"SELECT on {tables}; "

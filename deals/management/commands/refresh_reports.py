@@ -2,7 +2,6 @@
 
 from django.core.management.base import BaseCommand
 
-from deals.models import CustomerTotal, TopCustomer
 from deals.services import reports_refresh
 
 
@@ -13,6 +12,5 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        reports_refresh()
-        views = ", ".join(model._meta.db_table for model in (CustomerTotal, TopCustomer))
-        self.stdout.write(f"Refreshed the report views: {views}")
+        views = reports_refresh()
+        self.stdout.write(f"Refreshed the report views: {', '.join(views)}")
