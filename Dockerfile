@@ -38,6 +38,8 @@ FROM base AS tests
 COPY requirements-dev.txt pyproject.toml ./
 RUN pip install --no-cache-dir -r requirements-dev.txt
 COPY tests/ tests/
+# The canonical sample and its report, which the tests compare against.
+COPY examples/ examples/
 # The performance guard generates its file with the benchmark's generator.
 COPY bench/ bench/
 # pytest and hypothesis keep their caches in the working directory, which the user cannot write.

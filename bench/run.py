@@ -31,7 +31,7 @@ from server import ROOT, Gunicorn, MemoryWatch
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / "data"
-CANONICAL = ROOT.parent / "shared" / "data" / "deals.csv"
+CANONICAL = ROOT / "examples" / "deals.csv"
 CANONICAL_REPORT = CANONICAL.with_name("deals.expected.json")
 CUSTOMER_VARIANTS = (50, 100_000)
 TOKEN = "bench-upload-token"  # noqa: S105 - a throwaway server's

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from project import urls as product
 
-# The canonical report (../shared/data/deals.expected.json): the same body GET serves, so
+# The canonical report (examples/deals.expected.json): the same body GET serves, so
 # the ceiling differs from the real view only by the work done to compute the answer.
 CONSTANT_REPORT = {
     "response": [

@@ -5,19 +5,20 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# The canonical sample the repository ships (examples/): 767 deals, CRLF, and its exact report.
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 URL = "/api/deals/"
 
 
 @pytest.fixture
 def deals_csv() -> bytes:
     """The canonical deals file (767 deals, CRLF line endings)."""
-    return (DATA_DIR / "deals.csv").read_bytes()
+    return (EXAMPLES / "deals.csv").read_bytes()
 
 
 @pytest.fixture
 def expected_report() -> dict:
-    return json.loads((DATA_DIR / "deals.expected.json").read_text(encoding="utf-8"))
+    return json.loads((EXAMPLES / "deals.expected.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
