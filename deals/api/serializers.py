@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from deals.money import exact_amount
+
 NO_FILE = "no file in the multipart field 'deals'"
 MANY_FILES = "send exactly one file in the multipart field 'deals'"
 
@@ -30,6 +32,4 @@ class ExactAmountField(serializers.Field):
     """A sum of money as an exact JSON number: 451731, 10.75, 10.5 (never 451731.00 or a float)."""
 
     def to_representation(self, value: Decimal) -> Decimal:
-        if value == value.to_integral_value():
-            return value.quantize(Decimal(1))
-        return value.normalize()
+        return exact_amount(value)
