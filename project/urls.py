@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from deals.api.views import ApiIndexApi
+
 urlpatterns = [
     path("api/", include("deals.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -12,6 +14,8 @@ urlpatterns = [
         name="docs",
     ),
     path("admin/", admin.site.urls),
+    # The same index as /api/; the schema documents that one.
+    path("", ApiIndexApi.as_view(schema=None)),
 ]
 
 handler400 = "deals.api.http_errors.bad_request"

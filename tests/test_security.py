@@ -178,7 +178,14 @@ def test_sql_looking_names_come_back_verbatim(api_client):
 # A hypothesis-driven client in place of schemathesis: every operation of the OpenAPI schema,
 # plus unknown paths and methods, with hostile bodies. Whatever arrives: no 5xx, errors in the
 # JSON shape, and for a documented operation only the status codes the schema documents.
-UNDOCUMENTED_PATHS = ["/api/deals", "/api/nothing/", "/api/deals/1/", "/api/schema/", "/api/docs/"]
+UNDOCUMENTED_PATHS = [
+    "/",
+    "/api/deals",
+    "/api/nothing/",
+    "/api/deals/1/",
+    "/api/schema/",
+    "/api/docs/",
+]
 # Documents, not the JSON API: they answer (errors too) in YAML and HTML; only "no 5xx" holds.
 DOCUMENT_PATHS = {"/api/schema/", "/api/docs/"}
 METHODS = ["get", "post", "put", "patch", "delete", "options", "head"]

@@ -153,3 +153,13 @@ def report_response(customer: type[serializers.Serializer]) -> OpenApiResponse:
 
 
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the `If-None-Match` ETag is current.")
+
+
+INDEX_DESCRIPTION = (
+    "Served at `/` and `/api/`, public. Each link's `url` is absolute, built from the host "
+    "the request named; its `GET` (and `POST`) says what that method does there."
+)
+
+
+def index_response(index: type[serializers.Serializer]) -> OpenApiResponse:
+    return OpenApiResponse(index, description="The service's parts, with their URLs.")

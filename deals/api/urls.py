@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.api.views import DealUploadApi, HealthApi, TopCustomersApi
+from deals.api.views import ApiIndexApi, DealUploadApi, HealthApi, TopCustomersApi
 
 
 class DealsApi(DealUploadApi, TopCustomersApi):
@@ -16,4 +16,5 @@ urlpatterns = [
     # body. Left out of the schema, which documents the canonical URL only.
     path("deals", DealsApi.as_view(schema=None)),
     path("health/", HealthApi.as_view(), name="health"),
+    path("", ApiIndexApi.as_view(), name="index"),
 ]

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deals.api import schema as docs
+from deals.api.index import DealsLinkSerializer, LinkSerializer, index
 from deals.api.permissions import UploadTokenAuthentication, UploadTokenRequired
 from deals.api.serializers import ExactAmountField, SingleFileField
 from deals.selectors import top_customers
@@ -102,3 +103,29 @@ def _not_modified(if_none_match: str, etag: str) -> bool:
     """RFC 9110 If-None-Match: weak comparison, and "*" matches any current report."""
     tags = parse_etags(if_none_match)
     return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
+
+
+class ApiIndexApi(APIView):
+    """`/` and `/api/`: links to every part of the service, with what each method does."""
+
+    authentication_classes = []
+    http_method_names = ["get", "head"]
+
+    @extend_schema_serializer(component_name="ApiIndex")
+    class OutputSerializer(serializers.Serializer):
+        deals = DealsLinkSerializer(help_text="Upload (POST) and report (GET).")
+        docs = LinkSerializer(help_text="The API docs (Swagger UI).")
+        schema = LinkSerializer(help_text="The OpenAPI schema.")
+        health = LinkSerializer(help_text="The health check.")
+        admin = LinkSerializer(help_text="The read-only admin.")
+
+    @extend_schema(
+        operation_id="index",
+        tags=["index"],
+        summary="Links to every part of the service",
+        description=docs.INDEX_DESCRIPTION,
+        auth=[],
+        responses={200: docs.index_response(OutputSerializer)},
+    )
+    def get(self, request):
+        return Response(ApiIndexApi.OutputSerializer(index(request)).data)

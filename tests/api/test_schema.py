@@ -79,6 +79,7 @@ def test_schema_documents_every_operation(schema):
         ],
         ("/api/deals/", "get", "deals_top_customers"): ["200", "304", "503"],
         ("/api/health/", "get", "health"): ["200", "503"],
+        ("/api/", "get", "index"): ["200"],
     }
 
 
@@ -151,6 +152,17 @@ def test_health_responses(schema):
     assert json_body(responses["503"]) == ERROR
 
 
+def test_index_response(schema):
+    index = operation(schema, "/api/", "get")
+    components = schema["components"]["schemas"]
+
+    assert "security" not in index
+    assert json_body(index["responses"]["200"]) == {"$ref": "#/components/schemas/ApiIndex"}
+    assert components["ApiIndex"]["required"] == ["admin", "deals", "docs", "health", "schema"]
+    assert components["DealsLink"]["required"] == ["GET", "POST", "url"]
+    assert components["Link"]["required"] == ["GET", "url"]
+
+
 def test_error_component(schema):
     components = schema["components"]["schemas"]
 
@@ -164,6 +176,7 @@ def test_real_answers_match_the_schema(api_client, schema, deals_csv):
     report = get_report(api_client)
     refused = post_csv(api_client, b"customer,item\r\n")
     health = api_client.get("/api/health/")
+    index = api_client.get("/api/")
 
     assert_matches(schema, "UploadResult", uploaded.json())
     assert_matches(schema, "TopCustomersReport", report.json())
@@ -171,6 +184,7 @@ def test_real_answers_match_the_schema(api_client, schema, deals_csv):
     assert refused.status_code == HTTPStatus.BAD_REQUEST
     assert_matches(schema, "Error", refused.json())
     assert_matches(schema, "Health", health.json())
+    assert_matches(schema, "ApiIndex", index.json())
 
 
 def test_documented_shape_refuses_a_string_amount(schema):
