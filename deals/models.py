@@ -3,13 +3,24 @@ from pathlib import Path
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.text import Truncator
 from django_pgviews import view as pg
+
+from deals.money import exact_amount
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
 def view_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+# Titles (the admin's pages, breadcrumbs) cut names here: a name can fill a 1 MiB line.
+TITLE_CHARS = 60
+
+
+def _short(name: str) -> str:
+    return Truncator(name).chars(TITLE_CHARS)
 
 
 FIRST_MOMENT = datetime(1, 1, 1, tzinfo=UTC)
@@ -44,7 +55,8 @@ class Deal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer}: {self.item} x {self.quantity} = {self.total}"
+        amount = exact_amount(self.total)
+        return f"{_short(self.customer)}: {_short(self.item)} x {self.quantity} = {amount}"
 
 
 class Upload(models.Model):
@@ -72,7 +84,7 @@ class Upload(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.filename} ({self.status})"
+        return f"upload {self.pk} {_short(self.filename)} ({self.status})"
 
     @property
     def duration(self):
@@ -94,6 +106,9 @@ class CustomerTotal(pg.ReadOnlyMaterializedView):
         managed = False
         db_table = "deals_customer_totals"
 
+    def __str__(self) -> str:
+        return _short(self.username)
+
 
 class TopCustomer(pg.ReadOnlyMaterializedView):
     """The five customers who spent the most, each with the gems shared with the others."""
@@ -111,3 +126,6 @@ class TopCustomer(pg.ReadOnlyMaterializedView):
         managed = False
         db_table = "deals_top_customers"
         ordering = ["rank"]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {_short(self.username)}"

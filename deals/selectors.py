@@ -7,8 +7,9 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.models import Permission
 from django.db import connection
-from django.db.models import Func, TextField
+from django.db.models import Func, QuerySet, TextField
 
 from deals.models import CustomerTotal, TopCustomer
 
@@ -58,3 +59,15 @@ def table_row_estimate(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
         return cursor.fetchone()[0]
+
+
+def data_view_permissions() -> QuerySet[Permission]:
+    """The permissions that mean something in the admin: "Can view" each data page.
+
+    The data pages are read-only for everyone and users are for superusers alone, so no other
+    permission changes what a staff user can do.
+    """
+    app_label = TopCustomer._meta.app_label
+    return Permission.objects.filter(
+        content_type__app_label=app_label, codename__startswith="view_"
+    ).select_related("content_type")
