@@ -30,8 +30,23 @@ COPY docker/entrypoint.sh docker/entrypoint.sh
 RUN DJANGO_SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput -v 0
 
 
+# The service image: no dev tools, no tests. Before the `tests` stage because the classic builder
+# builds every stage up to its target, in file order: `web` (target runtime) never builds `tests`.
+FROM base AS runtime
+
+# Where the entrypoint keeps the generated key; settings read it, so `exec` shells find it too.
+ENV DJANGO_SECRET_KEY_FILE=/var/lib/deals/secret_key
+USER deals
+EXPOSE 8000
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
+# No control socket: it would go to the user's home, which does not exist; compose and signals
+# manage the server.
+CMD ["gunicorn", "-c", "project/gunicorn.py", "--no-control-socket", "project.wsgi:application"]
+
+
 # `docker-compose run --rm tests`: the application plus the dev requirements and the test suite,
-# run against the compose database. pytest-django makes its own test database and tests.settings
+# run against the compose database. Last, so a plain `docker build .` makes this image;
+# compose names its targets. pytest-django makes its own test database and tests.settings
 # its own key, so there is no entrypoint.
 FROM base AS tests
 
@@ -47,16 +62,3 @@ RUN install -d -o deals -g deals /app/.pytest_cache /app/.hypothesis
 
 USER deals
 CMD ["pytest"]
-
-
-# The service image, last so that a plain `docker build .` makes it: no dev tools, no tests.
-FROM base AS runtime
-
-# Where the entrypoint keeps the generated key; settings read it, so `exec` shells find it too.
-ENV DJANGO_SECRET_KEY_FILE=/var/lib/deals/secret_key
-USER deals
-EXPOSE 8000
-ENTRYPOINT ["/app/docker/entrypoint.sh"]
-# No control socket: it would go to the user's home, which does not exist; compose and signals
-# manage the server.
-CMD ["gunicorn", "-c", "project/gunicorn.py", "--no-control-socket", "project.wsgi:application"]

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 # Serializes uploads: the second waits for the first to commit, then replaces its data.
 UPLOAD_LOCK_KEY = 0x6465616C5F637376  # "deal_csv"
+# Serializes start-ups: replicas started together migrate one after another.
+STARTUP_LOCK_KEY = 0x6465616C5F757021  # "deal_up!"
 
 # "COPY deals_deal, line 17, column total: "abc"" (PostgreSQL's error context)
 COPY_CONTEXT = re.compile(r'line (\d+)(?:, column (\w+): "(.*)")?', re.DOTALL)
@@ -237,3 +239,22 @@ def superuser_ensure(
     if created:
         return "created"
     return "updated" if changed else "unchanged"
+
+
+@contextmanager
+def startup_serialized() -> Iterator[None]:
+    """Hold a session advisory lock on the default connection while the block runs.
+
+    `docker-compose up --scale web=3` starts three containers at once; each migrates and
+    ensures its roles at start. Concurrent `migrate` runs race to create the same tables, so
+    one runs at a time and the next finds nothing left to do. The lock is the session's (not a
+    transaction's) because migrate commits as it goes; it goes with the session if the
+    process dies.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [STARTUP_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [STARTUP_LOCK_KEY])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container start: make sure there is a signing key, bring the schema up to date, create the admin
-# and the analysts' role from the environment, then hand the process over to the command (gunicorn
-# by default) with exec, so that it receives the container's signals.
+# and the analysts' role from the environment (manage.py prepare_database), then hand the process
+# over to the command (gunicorn by default) with exec, so that it receives the container's signals.
 # It waits for nothing: compose starts this container once the database is healthy.
 set -euo pipefail
 
@@ -22,8 +22,7 @@ if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
   export DJANGO_SECRET_KEY
 fi
 
-python manage.py migrate --noinput
-python manage.py ensure_superuser
-python manage.py ensure_analyst_role
+# One Django process for migrate, the superuser and the analysts' role; replicas take turns.
+python manage.py prepare_database
 
 exec "$@"

@@ -2,6 +2,25 @@
 
 import os
 
+from gunicorn.glogging import Logger
+
+# The health endpoint (deals/api/urls.py); this file is read before Django is set up.
+HEALTH_PATH = "/api/health/"
+
+
+class QuietHealthChecksLogger(Logger):
+    """Gunicorn's logger without the access lines of passing health checks.
+
+    The container's check runs every few seconds and would bury the real log; a failing one
+    (503: the database does not answer) is still written.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        if environ.get("PATH_INFO") == HEALTH_PATH and str(resp.status).startswith("200"):
+            return
+        super().access(resp, req, environ, request_time)
+
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -9,7 +28,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Uploads of large files take a while; a worker silent for longer than this is restarted.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
+# Idle client connections are closed after this; nginx closes its idle ones to us sooner (4 s),
+# so it never reuses a connection that gunicorn is closing.
 keepalive = 5
-accesslog = "-"
+logger_class = QuietHealthChecksLogger
+# "-" is stdout; empty turns it off (under compose nginx writes the access log, one line a request).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

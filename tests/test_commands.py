@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
+from django.db.models.signals import pre_migrate
 
 from deals.ingest import stream as ingest_stream
 from deals.management.commands.ensure_superuser import NOT_SET
 from deals.management.commands.import_deals import MB, ProgressBar
 from deals.models import Deal, Upload
-from tests.conftest import csv_bytes, get_report
+from tests.conftest import csv_bytes, get_report, startup_lock_free
 
 pytestmark = pytest.mark.django_db
 
@@ -300,3 +301,37 @@ def test_ensure_superuser_promotes_an_existing_user(superuser_env, monkeypatch, 
         True,
     )
     assert user.check_password("s3cret-Pass")
+
+
+@pytest.fixture
+def lock_seen_by_migrate(other_session):
+    """Whether another session found the start-up lock free, each time migrate began."""
+    seen = []
+
+    def look(**kwargs):
+        seen.append(startup_lock_free(other_session))
+
+    pre_migrate.connect(look, dispatch_uid="test_lock_seen_by_migrate")
+    yield seen
+    pre_migrate.disconnect(dispatch_uid="test_lock_seen_by_migrate")
+
+
+def test_prepare_database_migrates_then_ensures_in_one_run(
+    superuser_env, settings, django_user_model, lock_seen_by_migrate, other_session
+):
+    settings.DEALS_ANALYST_USER = ""
+
+    output = run("prepare_database")
+
+    assert output == (
+        "Operations to perform:\n"
+        "  Apply all migrations: admin, auth, contenttypes, deals, sessions\n"
+        "Running migrations:\n"
+        "  No migrations to apply.\n"
+        "Superuser 'boss' created\n"
+        "DEALS_ANALYST_USER is not set: no analyst role.\n"
+    )
+    assert django_user_model.objects.get().username == "boss"
+    # pre_migrate fires once per app; each time, another replica would have waited.
+    assert lock_seen_by_migrate and not any(lock_seen_by_migrate)
+    assert startup_lock_free(other_session)

@@ -10,8 +10,13 @@ from django.db import OperationalError, connection, connections
 from deals.ingest.format import CsvError
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 from deals.selectors import top_customers
-from deals.services import INTERRUPTED, deals_replace_from_csv, reports_refresh
-from tests.conftest import csv_bytes
+from deals.services import (
+    INTERRUPTED,
+    deals_replace_from_csv,
+    reports_refresh,
+    startup_serialized,
+)
+from tests.conftest import csv_bytes, startup_lock_free
 
 HEADER = "customer,item,total,quantity,date"
 
@@ -147,6 +152,15 @@ def test_uploads_whose_session_is_gone_are_marked_interrupted(deals_csv):
     assert (dead.status, dead.error) == (Upload.Status.ERROR, INTERRUPTED)
     assert dead.finished_at is not None
     assert waiting.status == Upload.Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_startup_holds_its_lock_for_the_block_only(other_session):
+    with startup_serialized():
+        during = startup_lock_free(other_session)
+    after = startup_lock_free(other_session)
+
+    assert (during, after) == (False, True)
 
 
 # Below: real transactions, seen from other connections, as gunicorn's threads see them.

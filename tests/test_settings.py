@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,48 @@ def test_gunicorn_runs_threaded_workers_sized_from_the_environment():
         "timeout": 30,
         "bind": "127.0.0.1:9000",
     }
+
+
+ACCESS_LOG_ONE_REQUEST = """
+import datetime, sys, types
+from gunicorn.config import Config
+import project.gunicorn as conf
+cfg = Config()
+for name in ("accesslog", "logger_class"):
+    cfg.set(name, getattr(conf, name))
+logger = cfg.logger_class(cfg)
+path, status = sys.argv[1:]
+environ = {"REQUEST_METHOD": "GET", "RAW_URI": path, "PATH_INFO": path,
+           "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7"}
+logger.access(types.SimpleNamespace(status=status, sent=2, headers=[]), [], environ,
+              datetime.timedelta(0))
+"""
+
+
+def access_log(path: str, status: str, **env: str) -> list[str]:
+    """The access-log lines gunicorn, configured by project/gunicorn.py, writes for one request
+    (the timestamp replaced by [time])."""
+    environment = {k: v for k, v in os.environ.items() if k != "GUNICORN_ACCESS_LOG"} | env
+    result = subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", ACCESS_LOG_ONE_REQUEST, path, status],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [re.sub(r"\[[^]]*\]", "[time]", line) for line in result.stdout.splitlines()]
+
+
+def test_gunicorn_access_log_leaves_out_passing_health_checks():
+    assert access_log("/api/health/", "200 OK") == []
+    assert access_log("/api/health/", "503 Service Unavailable") == [
+        '10.0.0.7 - - [time] "GET /api/health/ HTTP/1.1" 503 2 "-" "-"'
+    ]
+    assert access_log("/api/deals/", "200 OK") == [
+        '10.0.0.7 - - [time] "GET /api/deals/ HTTP/1.1" 200 2 "-" "-"'
+    ]
+
+
+def test_gunicorn_access_log_off_when_its_variable_is_empty():
+    assert access_log("/api/deals/", "200 OK", GUNICORN_ACCESS_LOG="") == []
