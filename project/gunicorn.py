@@ -1,7 +1,9 @@
 """Gunicorn configuration: threaded workers, sized from the environment."""
 
+import json
 import os
 
+from gunicorn import util
 from gunicorn.glogging import Logger
 
 # The health endpoint (deals/api/urls.py); this file is read before Django is set up.
@@ -20,6 +22,29 @@ class QuietHealthChecksLogger(Logger):
             return
         super().access(resp, req, environ, request_time)
 
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own error answers in the API's shape instead of its HTML page.
+
+    gunicorn answers by itself, before Django sees anything, a request it cannot parse: a bad
+    request line or header, headers over its limits, an unsupported transfer coding. Its
+    workers call `gunicorn.util.write_error`, which has no hook: this replaces it, keeping its
+    status line and Connection: close. `mesg` is gunicorn's own text ("Invalid HTTP Header:
+    'X-A'"), quoted by json.dumps.
+    """
+    desc = f"{reason.lower()}: {mesg}" if mesg else reason.lower()
+    body = json.dumps({"Status": "Error", "Desc": desc}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# Read by the workers, which the master forks after loading this file.
+util.write_error = write_json_error
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"

@@ -1,11 +1,17 @@
-"""Settings and the gunicorn config, each loaded in a fresh interpreter with chosen variables."""
+"""Settings and the gunicorn config, each loaded in a fresh interpreter with chosen variables, and
+gunicorn itself run with that config."""
 
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_VARIABLES = ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "DJANGO_DEBUG")
@@ -110,3 +116,74 @@ def test_gunicorn_access_log_leaves_out_passing_health_checks():
 
 def test_gunicorn_access_log_off_when_its_variable_is_empty():
     assert access_log("/api/deals/", "200 OK", GUNICORN_ACCESS_LOG="") == []
+
+
+@pytest.fixture
+def gunicorn_address(tmp_path) -> Iterator[tuple[str, int]]:
+    """gunicorn with project/gunicorn.py on a free port; no database is needed, as the requests
+    sent to it never reach Django."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = probe.getsockname()
+    environment = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DJANGO_SECRET_KEY": "tests-only-not-a-secret",
+        "GUNICORN_BIND": "{}:{}".format(*address),
+        "WEB_CONCURRENCY": "1",
+    }
+    log = (tmp_path / "gunicorn.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "project/gunicorn.py", "project.wsgi"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(address, timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.05)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def raw_answer(address: tuple[str, int], request: bytes) -> tuple[str, str, dict]:
+    """Status line, Content-Type and JSON body of the answer to `request`, sent as is."""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *headers = head.decode("latin-1").split("\r\n")
+    content_type = dict(line.split(": ", 1) for line in headers)["Content-Type"]
+    return status, content_type, json.loads(body)
+
+
+@pytest.mark.slow
+def test_gunicorn_answers_requests_it_cannot_parse_in_the_api_shape(gunicorn_address):
+    content_length = b"POST /api/deals/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n"
+    large_header = b"GET /api/deals/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + b"c" * 9000
+    large_header += b"\r\n\r\n"
+
+    assert raw_answer(gunicorn_address, content_length) == (
+        "HTTP/1.1 400 Bad Request",
+        "application/json",
+        {"Status": "Error", "Desc": "bad request: Invalid HTTP Header: 'CONTENT-LENGTH'"},
+    )
+    assert raw_answer(gunicorn_address, large_header) == (
+        "HTTP/1.1 431 Request Header Fields Too Large",
+        "application/json",
+        {
+            "Status": "Error",
+            "Desc": "request header fields too large: "
+            "Error parsing headers: 'limit request headers fields size'",
+        },
+    )
