@@ -1,6 +1,5 @@
 """Writes. Every path that changes the deals (API, admin, management command) goes through here."""
 
-import hashlib
 import logging
 import re
 import time
@@ -9,13 +8,14 @@ from contextlib import contextmanager
 from typing import BinaryIO, Literal
 
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 
-from deals.errors import DealsError
+from deals.errors import DealsError, UploadTooLarge
+from deals.failures import caused_by_input, failure_of
 from deals.ingest import format as fmt
-from deals.ingest.stream import ReadAhead, ValidatedCsv
+from deals.ingest.stream import MeasuredFile, ReadAhead, ValidatedCsv
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 
 logger = logging.getLogger(__name__)
@@ -35,15 +35,19 @@ def deals_replace_from_csv(
     """Replace all deals with the file's and refresh the reports, all or nothing.
 
     The attempt is recorded in Upload whatever happens; a failed one leaves the previous
-    deals and reports exactly as they were.
+    deals and reports exactly as they were. Raises DealsError: the file's fault (400, the
+    line named), too large (413), the database unavailable (503) or an internal error (500,
+    its id logged with the traceback).
     """
     _mark_interrupted_uploads()
-    upload = Upload.objects.create(filename=filename[:255], backend_pid=_backend_pid())
+    upload = Upload.objects.create(filename=_label(filename), backend_pid=_backend_pid())
     started = time.monotonic()
+    source = MeasuredFile(file)
     try:
-        _replace(upload, file, progress)
+        _replace(upload, source, progress)
     except Exception as exc:
-        _record_failure(upload, file, exc)
+        failure = failure_of(exc, where=f"upload {upload.pk}", consequence=CHANGED_NOTHING)
+        _record_failure(upload, source, failure)
         logger.warning(
             "upload %s file=%r outcome=error rows=0 bytes=%s duration=%.3fs error=%s",
             upload.pk,
@@ -52,7 +56,9 @@ def deals_replace_from_csv(
             time.monotonic() - started,
             upload.error,
         )
-        raise
+        if failure is exc:
+            raise
+        raise failure from exc
     logger.info(
         "upload %s file=%r outcome=ok rows=%s bytes=%s duration=%.3fs",
         upload.pk,
@@ -64,6 +70,7 @@ def deals_replace_from_csv(
     return upload
 
 
+CHANGED_NOTHING = "the upload changed nothing"
 INTERRUPTED = "interrupted: the process running the upload stopped before it finished"
 
 # A running upload whose database session is gone (its worker was killed) will never finish;
@@ -104,7 +111,7 @@ def reports_refresh() -> list[str]:
     return [view._meta.db_table for view, _ in REPORT_VIEWS]
 
 
-def _replace(upload: Upload, file: BinaryIO, progress: Callable[[int], None] | None) -> None:
+def _replace(upload: Upload, file: MeasuredFile, progress: Callable[[int], None] | None) -> None:
     stream = ValidatedCsv(file, progress)  # checks the header before anything is locked
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [UPLOAD_LOCK_KEY])
@@ -126,8 +133,10 @@ def _copy(cursor, stream: ValidatedCsv) -> int:
     try:
         with connection.wrap_database_errors, ReadAhead(stream) as feed:
             cursor.copy_expert(statement, feed)
-    except (DataError, IntegrityError) as exc:
-        # PostgreSQL found a bad value before the line the stream stopped at, if any.
+    except DatabaseError as exc:
+        if not caused_by_input(exc):
+            raise
+        # PostgreSQL refused a value before the line the stream stopped at, if any.
         raise _copy_error(exc) from exc
     if stream.error:
         raise stream.error
@@ -181,28 +190,36 @@ def _refresh_reports() -> None:
             view.refresh(concurrently=concurrently)
 
 
-def _record_failure(upload: Upload, file: BinaryIO, exc: Exception) -> None:
+def _record_failure(upload: Upload, file: MeasuredFile, failure: DealsError) -> None:
     upload.status, upload.finished_at = Upload.Status.ERROR, timezone.now()
-    upload.error = exc.message if isinstance(exc, DealsError) else f"internal error: {exc!r}"
+    upload.error = failure.message
     upload.rows = None
-    upload.size, upload.sha256 = _measure(file)
+    upload.size, upload.sha256 = _measure(file, failure)
     try:
         upload.save(update_fields=["status", "finished_at", "error", "rows", "size", "sha256"])
     except DatabaseError:
         logger.exception("could not record the failure of upload %s", upload.pk)
 
 
-def _measure(file: BinaryIO) -> tuple[int | None, str]:
-    """Size and SHA-256 of the whole file, for the record of a failed upload."""
-    try:
-        file.seek(0)
-        digest, size = hashlib.sha256(), 0
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    except (OSError, ValueError):
+def _measure(file: MeasuredFile, failure: DealsError) -> tuple[int | None, str]:
+    """Size and SHA-256 of the whole file, for the record of a failed upload; unknown when
+    the file cannot be read to its end (too large, cut off, unreadable)."""
+    if isinstance(failure, UploadTooLarge):
         return None, ""
-    return size, digest.hexdigest()
+    try:
+        file.read_rest()
+    except (OSError, ValueError, DealsError):
+        return None, ""
+    return file.size, file.sha256
+
+
+def _label(filename: str) -> str:
+    """The file name as the history keeps it: a label, without control characters (PostgreSQL
+    text cannot hold NUL), at most the column's 255 characters."""
+    return _CONTROL_CHARACTERS.sub("", filename)[:255]
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _deal_table() -> sql.Identifier:

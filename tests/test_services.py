@@ -7,6 +7,7 @@ import psycopg2
 import pytest
 from django.db import OperationalError, connection, connections
 
+from deals.errors import DATABASE_UNAVAILABLE, DatabaseUnavailable, InternalError
 from deals.ingest.format import CsvError
 from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 from deals.selectors import top_customers
@@ -102,28 +103,41 @@ def test_dates_outside_the_years_python_reads_back(date):
 
 
 @pytest.mark.django_db
-def test_unreadable_file_is_its_own_error_not_the_databases():
+def test_unreadable_file_is_an_internal_error_not_the_databases(caplog):
     class Failing(io.BytesIO):
         def read(self, size=-1):
             if self.tell() > 0:
                 raise OSError("disk gone")
             return super().read(40)
 
-    with pytest.raises(OSError, match="disk gone"):
+    with pytest.raises(InternalError) as error:
         replace_file(Failing(csv_bytes(HEADER, *["a,Opal,1,1,2018-12-14 08:29:52"] * 10)))
 
-    assert Upload.objects.get().status == Upload.Status.ERROR
+    incident = error.value.incident
+    assert error.value.message == f"internal error (id {incident}); the upload changed nothing"
+    assert repr(error.value.__cause__) == "OSError('disk gone')"
+    upload = Upload.objects.get()
+    assert (upload.status, upload.error) == (Upload.Status.ERROR, error.value.message)
+    (logged,) = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert (
+        logged.getMessage()
+        == f"internal error {incident} in upload {upload.pk}: OSError: disk gone"
+    )
+    assert logged.exc_info[1] is error.value.__cause__  # the traceback is in the log line
 
 
 @pytest.mark.django_db
-def test_database_lost_during_the_refresh_is_a_database_error(deals_csv, monkeypatch):
+def test_database_lost_during_the_refresh_is_the_database_unavailable(deals_csv, monkeypatch):
     def lost(**kwargs):
         raise psycopg2.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(CustomerTotal, "refresh", lost)
 
-    with pytest.raises(OperationalError):
+    with pytest.raises(DatabaseUnavailable) as error:
         replace(deals_csv)
+
+    assert isinstance(error.value.__cause__, OperationalError)
+    assert Upload.objects.latest("pk").error == DATABASE_UNAVAILABLE
 
 
 @pytest.mark.django_db

@@ -1,19 +1,22 @@
-"""The single place that turns errors into the API's {"Status": "Error", "Desc": ...} shape."""
+"""The single place that turns errors into the API's {"Status": "Error", "Desc": ...} shape.
 
-import logging
+What an exception means is decided by `deals.failures.failure_of`, the same for every face:
+the input's fault or a refused request (4xx), the database unreachable (503), anything else an
+internal error (500) whose id is in the answer and in the log line with the traceback.
+"""
+
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from deals.errors import DealsError
+from deals.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
+from deals.failures import failure_of
 
-logger = logging.getLogger(__name__)
+__all__ = ["DATABASE_UNAVAILABLE", "INTERNAL_ERROR", "error_body", "status_desc_exception_handler"]
 
-DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
-INTERNAL_ERROR = "internal error; the upload changed nothing"
+BAD_REQUEST = "bad request"
 
 
 def error_body(desc: str) -> dict:
@@ -21,8 +24,7 @@ def error_body(desc: str) -> dict:
 
 
 def status_desc_exception_handler(exc, context):
-    if isinstance(exc, DealsError):
-        return Response(error_body(exc.message), status=exc.status_code)
+    request = context["request"]
     if isinstance(exc, SuspiciousOperation):
         # Django's multipart limits (too many fields or files, a field too big) and the like:
         # the request is at fault, not the server.
@@ -31,16 +33,13 @@ def status_desc_exception_handler(exc, context):
             if isinstance(exc, RequestDataTooBig)
             else HTTPStatus.BAD_REQUEST
         )
-        return Response(error_body(str(exc) or "bad request"), status=status)
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", exc)
-        return Response(error_body(DATABASE_UNAVAILABLE), status=HTTPStatus.SERVICE_UNAVAILABLE)
+        return Response(error_body(str(exc) or BAD_REQUEST), status=status)
     response = exception_handler(exc, context)
-    if response is None:
-        logger.exception("unexpected error", exc_info=exc)
-        return Response(error_body(INTERNAL_ERROR), status=HTTPStatus.INTERNAL_SERVER_ERROR)
-    response.data = error_body(_flatten(response.data))
-    return response
+    if response is not None:
+        response.data = error_body(_flatten(response.data))
+        return response
+    failure = failure_of(exc, where=f"{request.method} {request.path}")
+    return Response(error_body(failure.message), status=failure.status_code)
 
 
 def _flatten(detail) -> str:

@@ -13,6 +13,11 @@ from deals.errors import DealsError
 COLUMNS = ("customer", "item", "total", "quantity", "date")
 TEXT_COLUMNS = ("customer", "item")
 MAX_TOTAL = 10**12
+# Longest customer or item, in characters. Each is a key of the report views' btree indexes,
+# whose entries PostgreSQL limits to 2704 bytes: 256 characters of up to 4 UTF-8 bytes each is
+# at most 1 KiB, so even a key of both columns fits. Checked by PostgreSQL while COPY loads
+# (CHECK constraints on the deals table), so the fast path pays no per-value Python.
+MAX_TEXT_LENGTH = 256
 
 # Values as they may stand in a field once unquoted (bytes, UTF-8).
 _TEXT_CHAR = rb'[^",\r\n\x00]'
@@ -48,6 +53,8 @@ PROBLEMS = {
 # CHECK constraints of the deals table that a well-formed line can still break.
 CONSTRAINT_PROBLEMS = {
     "deal_date_in_python_range": "date is out of range (years 0001 to 9999 in UTC)",
+    "deal_customer_length": f"customer is longer than {MAX_TEXT_LENGTH} characters",
+    "deal_item_length": f"item is longer than {MAX_TEXT_LENGTH} characters",
 }
 OUT_OF_RANGE = {
     "total": f"is over {MAX_TOTAL}",

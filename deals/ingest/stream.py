@@ -27,12 +27,36 @@ MAX_LINE_BYTES = 1 << 20
 BOM = b"\xef\xbb\xbf"
 
 
-class ValidatedCsv:
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None):
+class MeasuredFile:
+    """Counts and hashes every byte read from `raw`, so the upload's record has the size and
+    SHA-256 of the whole file without a second pass, even for a body that cannot be re-read."""
+
+    def __init__(self, raw: BinaryIO):
         self._raw = raw
-        self._progress = progress
         self._sha256 = hashlib.sha256()
         self.size = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    def read(self, size: int = CHUNK_BYTES) -> bytes:
+        data = self._raw.read(size)
+        self.size += len(data)
+        self._sha256.update(data)
+        return data
+
+    def read_rest(self) -> None:
+        """Read what is left (after a refused file), only to measure it."""
+        while self.read(1 << 20):
+            pass
+
+
+class ValidatedCsv:
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None):
+        # A MeasuredFile lets the caller measure the rest of a refused file.
+        self._raw = raw if isinstance(raw, MeasuredFile) else MeasuredFile(raw)
+        self._progress = progress
         self.error: fmt.CsvError | None = None
         self._eof = False
         self._next_line = 2  # physical number of the first line not yet handed over
@@ -43,8 +67,12 @@ class ValidatedCsv:
         self._header = header  # handed to COPY first; its HEADER option skips it
 
     @property
+    def size(self) -> int:
+        return self._raw.size
+
+    @property
     def sha256(self) -> str:
-        return self._sha256.hexdigest()
+        return self._raw.sha256
 
     def read(self, size: int = -1) -> bytes:
         """The next checked bytes (about a chunk; `size` is only a hint), or b"" at the end."""
@@ -70,8 +98,6 @@ class ValidatedCsv:
         if not data:
             self._eof = True
             return b""
-        self.size += len(data)
-        self._sha256.update(data)
         if self._progress:
             self._progress(self.size)
         return data

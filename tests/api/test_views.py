@@ -1,9 +1,15 @@
+import logging
+import random
+import re
+import string
 from http import HTTPStatus
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
-from deals.models import Deal, Upload
+from deals.api import views
+from deals.models import Deal, TopCustomer, Upload
 from tests.conftest import URL, csv_bytes, get_report, post_csv
 
 pytestmark = pytest.mark.django_db
@@ -365,3 +371,124 @@ def test_health(api_client):
 
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {"status": "ok"}
+
+
+# Failures that are not the file's: an internal error is a JSON 500 with an id that the log
+# line (with the traceback) carries too; a database limit is never reported as an outage.
+
+
+def incident_of(response) -> str:
+    """The id of a JSON 500 `internal error (id ...)`, asserting the whole answer's shape."""
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    match = INCIDENT.fullmatch(response.json()["Desc"])
+    assert match, response.json()
+    return match[1]
+
+
+INCIDENT = re.compile(r"internal error \(id ([0-9a-f]{8})\)(?:; the upload changed nothing)?")
+
+
+def logged_incident(caplog) -> logging.LogRecord:
+    (record,) = [record for record in caplog.records if record.name == "deals.failures"]
+    return record
+
+
+def test_unexpected_error_in_a_read_is_a_json_500_with_the_logged_id(
+    api_client, monkeypatch, caplog
+):
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "top_customers", broken)
+
+    response = get_report(api_client)
+
+    incident = incident_of(response)
+    assert response.json() == {"Status": "Error", "Desc": f"internal error (id {incident})"}
+    record = logged_incident(caplog)
+    assert (
+        record.getMessage() == f"internal error {incident} in GET /api/deals/: RuntimeError: boom"
+    )
+    assert record.exc_info[1].args == ("boom",)
+
+
+def test_unexpected_error_in_an_upload_changes_nothing_and_is_recorded(
+    api_client, loaded, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(TopCustomer, "refresh", broken)
+
+    response = post_csv(api_client, csv_bytes(HEADER, "anna,Опал,1,1,2020-01-01 00:00:00"))
+
+    incident = incident_of(response)
+    desc = f"internal error (id {incident}); the upload changed nothing"
+    monkeypatch.undo()
+    assert_refused(response, HTTPStatus.INTERNAL_SERVER_ERROR, desc, api_client, loaded)
+    failed = Upload.objects.latest("pk")
+    assert (failed.status, failed.error) == (Upload.Status.ERROR, desc)
+    assert logged_incident(caplog).getMessage() == (
+        f"internal error {incident} in upload {failed.pk}: RuntimeError: boom"
+    )
+
+
+def random_letters(count: int) -> str:
+    return "".join(random.Random(count).choices(string.ascii_letters, k=count))
+
+
+@pytest.mark.parametrize(
+    ("row", "desc"),
+    [
+        # The issue's file: 2,800 letters broke the btree limit of the totals view (503).
+        (
+            f"{random_letters(2800)},Ruby,1,1,2018-12-14 08:29:52",
+            "customer is longer than 256 characters",
+        ),
+        (f"{'я' * 257},Ruby,1,1,2018-12-14 08:29:52", "customer is longer than 256 characters"),
+        (f'bob,"{"𝄞" * 257}",1,1,2018-12-14 08:29:52', "item is longer than 256 characters"),
+    ],
+    ids=["2800 letters", "257 two-byte letters", "257 four-byte characters, quoted"],
+)
+def test_text_longer_than_the_limit_is_refused(api_client, loaded, row, desc):
+    content = csv_bytes(HEADER, "ann,Ruby,1,1,2018-12-14 08:29:52", row)
+
+    response = post_csv(api_client, content)
+
+    assert_refused(response, HTTPStatus.BAD_REQUEST, f"line 3: {desc}", api_client, loaded)
+    failed = Upload.objects.latest("pk")
+    assert (failed.status, failed.error) == (Upload.Status.ERROR, f"line 3: {desc}")
+
+
+def test_longest_text_is_stored_and_reported(api_client):
+    # 256 characters of 4 bytes each, in both indexed columns: 2 KiB of key, under btree's limit.
+    customer, item = "𝄞" * 256, "😀" * 256
+    content = csv_bytes(
+        HEADER, f"{customer},{item},5,1,2018-12-14 08:29:52", f"bob,{item},1,1,2018-12-14 08:29:52"
+    )
+
+    response = post_csv(api_client, content)
+
+    assert response.status_code == HTTPStatus.OK, response.json()
+    assert get_report(api_client).json() == {
+        "response": [
+            {"username": customer, "spent_money": 5, "gems": [item]},
+            {"username": "bob", "spent_money": 1, "gems": [item]},
+        ]
+    }
+
+
+def test_a_database_limit_reached_is_an_internal_error_not_an_outage(api_client, loaded, caplog):
+    # Without the length check, the issue's file reaches the btree limit in the refresh: a
+    # program limit (SQLSTATE 54000), which must never read as "the database is unavailable".
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE deals_deal DROP CONSTRAINT deal_customer_length")
+    content = csv_bytes(HEADER, f"{random_letters(2800)},Ruby,1,1,2018-12-14 08:29:52")
+
+    response = post_csv(api_client, content)
+
+    incident = incident_of(response)
+    desc = f"internal error (id {incident}); the upload changed nothing"
+    assert_refused(response, HTTPStatus.INTERNAL_SERVER_ERROR, desc, api_client, loaded)
+    assert Upload.objects.latest("pk").error == desc
+    assert "index row size" in logged_incident(caplog).getMessage()

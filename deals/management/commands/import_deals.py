@@ -3,9 +3,8 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
-from django.db import DatabaseError
 
-from deals.errors import DealsError
+from deals.failures import failure_of
 from deals.services import deals_replace_from_csv
 
 MB = 1024 * 1024
@@ -55,10 +54,11 @@ class Command(BaseCommand):
                 upload = deals_replace_from_csv(
                     file=file, filename=path.name, progress=bar.update if bar else None
                 )
-            except DealsError as exc:
-                raise CommandError(exc.message) from exc
-            except DatabaseError as exc:
-                raise CommandError(f"the database failed: {exc}") from exc
+            except Exception as exc:
+                # The same words as the API: the file's fault, the database unavailable, or an
+                # internal error whose id is in the log with the traceback.
+                failure = failure_of(exc, where=f"import_deals {path}")
+                raise CommandError(failure.message) from exc
             finally:
                 if bar:
                     bar.finish()
