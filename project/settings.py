@@ -124,16 +124,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Uploads: files stream to a temporary file (never whole in memory) and are
-# refused with 413 as soon as they pass the limit.
+# Uploads (deals/api/parsers.py): a multipart file streams to a temporary file, a text/csv
+# body straight into COPY; either is refused with 413 as soon as it passes the limit.
 DEALS_MAX_UPLOAD_MB = env_int("DEALS_MAX_UPLOAD_MB", 512)
 # Uploads replace all data: when set, POST /api/deals/ needs "Authorization: Token <value>".
 DEALS_UPLOAD_TOKEN = os.environ.get("DEALS_UPLOAD_TOKEN", "")
-FILE_UPLOAD_HANDLERS = [
-    "deals.api.upload_handlers.SizeLimitUploadHandler",
-    "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
-]
 
 # The analysts' read-only PostgreSQL role (manage.py ensure_analyst_role); no user, no role.
 DEALS_ANALYST_USER = os.environ.get("DEALS_ANALYST_USER", "")

@@ -1,3 +1,4 @@
+import io
 import json
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import psycopg2
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.client import ClientHandler
 from rest_framework.test import APIClient
 
 from deals.services import STARTUP_LOCK_KEY
@@ -67,3 +69,46 @@ def startup_lock_free(session) -> bool:
         if taken:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [STARTUP_LOCK_KEY])
     return taken
+
+
+class WsgiInput(io.BytesIO):
+    """wsgi.input that counts what the application read, and can break after some bytes
+    (a client that goes away)."""
+
+    def __init__(self, content: bytes, break_after: int | None = None):
+        super().__init__(content)
+        self.bytes_read = 0
+        self.break_after = break_after
+
+    def read(self, size=-1):
+        if self.break_after is not None:
+            if self.bytes_read >= self.break_after:
+                raise OSError("client went away")
+            left = self.break_after - self.bytes_read
+            size = left if size < 0 else min(size, left)
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    readline = read
+
+
+def wsgi_post(body: WsgiInput, content_type: str, *, length: int | None = None, **environ):
+    """POST `body` to the upload URL as a WSGI server would (the test client always sends a
+    Content-Length; a server may send none, for a chunked body)."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": URL,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "localhost",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": body,
+        "wsgi.errors": io.StringIO(),
+        "CONTENT_TYPE": content_type,
+        **({} if length is None else {"CONTENT_LENGTH": str(length)}),
+        **environ,
+    }
+    # ClientHandler is the WSGI handler without the connection closing around requests,
+    # which would end the test's transaction.
+    return ClientHandler(enforce_csrf_checks=False)(environ)

@@ -8,14 +8,17 @@ internal error (500) whose id is in the answer and in the log line with the trac
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from deals.api.parsers import unsupported_body
 from deals.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from deals.failures import failure_of
 
 __all__ = ["DATABASE_UNAVAILABLE", "INTERNAL_ERROR", "error_body", "status_desc_exception_handler"]
 
+BODY_TOO_LARGE = "the request body is too large"
 BAD_REQUEST = "bad request"
 
 
@@ -25,15 +28,14 @@ def error_body(desc: str) -> dict:
 
 def status_desc_exception_handler(exc, context):
     request = context["request"]
+    if isinstance(exc, UnsupportedMediaType):  # DRF's, from the upload's parser negotiation
+        exc = unsupported_body(request.content_type.split(";")[0].strip())
     if isinstance(exc, SuspiciousOperation):
-        # Django's multipart limits (too many fields or files, a field too big) and the like:
-        # the request is at fault, not the server.
-        status = (
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-            if isinstance(exc, RequestDataTooBig)
-            else HTTPStatus.BAD_REQUEST
-        )
-        return Response(error_body(str(exc) or BAD_REQUEST), status=status)
+        # Django's own request checks: the request is at fault, not the server. Their texts
+        # name settings, so the answer says it in our words.
+        if isinstance(exc, RequestDataTooBig):
+            return Response(error_body(BODY_TOO_LARGE), status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        return Response(error_body(BAD_REQUEST), status=HTTPStatus.BAD_REQUEST)
     response = exception_handler(exc, context)
     if response is not None:
         response.data = error_body(_flatten(response.data))

@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from deals.api.exception_handler import DATABASE_UNAVAILABLE, INTERNAL_ERROR
+from deals.api.parsers import MAX_PARTS
 
 
 @extend_schema_serializer(component_name="Error")
@@ -26,13 +27,16 @@ class ErrorSerializer(serializers.Serializer):
 
 ERRORS = {
     400: "Not a valid deals file (`Desc` names the line, column and value), the `deals` field "
-    "missing or sent twice, or a malformed multipart body. Nothing was changed.",
+    f"missing or sent twice, a malformed multipart body or one of over {MAX_PARTS} parts. "
+    "Nothing was changed.",
     401: "`DEALS_UPLOAD_TOKEN` is set on the server and the request has no valid "
     "`Authorization: Token <value>` header.",
+    411: "A chunked body (no `Content-Length`) on a server that does not de-chunk it "
+    "(gunicorn, the image's server, does).",
     413: "The upload is larger than `DEALS_MAX_UPLOAD_MB`; refused while it streams in.",
-    415: "The body is not `multipart/form-data`.",
-    500: f"Unexpected error: `{INTERNAL_ERROR}`.",
-    503: f"The database is unavailable: `{DATABASE_UNAVAILABLE}`.",
+    415: "The body is neither `multipart/form-data` nor `text/csv`; `Desc` says how to upload.",
+    500: f"Unexpected error: `{INTERNAL_ERROR} (id <hex>)`, the id also in the server's log.",
+    503: f"The database cannot be reached: `{DATABASE_UNAVAILABLE}`.",
 }
 
 
@@ -67,8 +71,16 @@ class SingleFileFieldExtension(OpenApiSerializerFieldExtension):
 
 UPLOAD_DESCRIPTION = (
     "Each successful upload replaces all previous deals and refreshes the report, in one "
-    "transaction; a failed upload changes nothing and says what is wrong and where."
+    "transaction; a failed upload changes nothing and says what is wrong and where. The file "
+    "comes as the multipart field `deals`, or as the whole body with `Content-Type: text/csv` "
+    "(its name, for the upload history, from `Content-Disposition: attachment; filename=...`)."
 )
+
+CSV_BODY = {
+    "type": "string",
+    "format": "binary",
+    "description": "The deals CSV as the whole body, UTF-8; may be sent chunked.",
+}
 
 REPORT_DESCRIPTION = (
     "Read from a precomputed materialized view, refreshed by each upload. During an upload "

@@ -5,27 +5,15 @@ from rest_framework import serializers
 from deals.money import exact_amount
 
 NO_FILE = "no file in the multipart field 'deals'"
-MANY_FILES = "send exactly one file in the multipart field 'deals'"
 
 
 class SingleFileField(serializers.FileField):
-    """A file field that refuses the same field sent twice instead of keeping the last one."""
+    """The upload's one file (deals/api/parsers.py refuses a second `deals` part)."""
 
-    default_error_messages = {"required": NO_FILE, "invalid": NO_FILE, "many": MANY_FILES}
+    default_error_messages = {"required": NO_FILE, "invalid": NO_FILE}
 
     def __init__(self, **kwargs):
         super().__init__(allow_empty_file=True, **kwargs)  # the CSV check says "the file is empty"
-
-    def get_value(self, dictionary):
-        files = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else []
-        if len(files) > 1:
-            return files  # refused by to_internal_value, as an error of this field
-        return super().get_value(dictionary)
-
-    def to_internal_value(self, data):
-        if isinstance(data, list):
-            self.fail("many")
-        return super().to_internal_value(data)
 
 
 class ExactAmountField(serializers.Field):

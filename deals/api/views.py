@@ -10,12 +10,12 @@ from django.db import connection
 from django.utils.http import parse_etags
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deals.api import schema as docs
 from deals.api.index import DealsLinkSerializer, LinkSerializer, index
+from deals.api.parsers import CsvBodyParser, DealsMultiPartParser, unparsed_upload
 from deals.api.permissions import UploadTokenAuthentication, UploadTokenRequired
 from deals.api.serializers import ExactAmountField, SingleFileField
 from deals.selectors import top_customers
@@ -23,7 +23,7 @@ from deals.services import deals_replace_from_csv
 
 
 class DealUploadApi(APIView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [DealsMultiPartParser, CsvBodyParser]
     # Both check POST only: DealsApi inherits them for GET too, which must stay open.
     authentication_classes = [UploadTokenAuthentication]
     permission_classes = [UploadTokenRequired]
@@ -42,13 +42,15 @@ class DealUploadApi(APIView):
         operation_id="deals_upload",
         summary="Replace all deals with a CSV file",
         description=docs.UPLOAD_DESCRIPTION,
-        request={"multipart/form-data": InputSerializer},
+        request={"multipart/form-data": InputSerializer, "text/csv": docs.CSV_BODY},
         responses={200: docs.upload_response(OutputSerializer)}
-        | docs.error_responses(400, 401, 413, 415, 500, 503),
+        | docs.error_responses(400, 401, 411, 413, 415, 500, 503),
         examples=docs.UPLOAD_EXAMPLES,
     )
     def post(self, request):
-        serializer = DealUploadApi.InputSerializer(data=request.data)
+        unparsed = unparsed_upload(request)
+        received = request.data if unparsed is None else unparsed
+        serializer = DealUploadApi.InputSerializer(data=received)
         serializer.is_valid(raise_exception=True)
         file = serializer.validated_data["deals"]
         upload = deals_replace_from_csv(file=file, filename=file.name)
@@ -70,7 +72,7 @@ class TopCustomersApi(APIView):
         auth=[],
         parameters=docs.REPORT_HEADERS,
         responses={200: docs.report_response(OutputSerializer), 304: docs.NOT_MODIFIED}
-        | docs.error_responses(503),
+        | docs.error_responses(500, 503),
         examples=docs.REPORT_EXAMPLES,
     )
     def get(self, request):
@@ -90,7 +92,7 @@ class HealthApi(APIView):
     @extend_schema(
         operation_id="health",
         summary="Whether the service and its database answer",
-        responses={200: docs.health_response(OutputSerializer)} | docs.error_responses(503),
+        responses={200: docs.health_response(OutputSerializer)} | docs.error_responses(500, 503),
     )
     def get(self, request):
         # An unreachable database raises OperationalError: the exception handler answers 503.
