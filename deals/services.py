@@ -137,7 +137,7 @@ def _copy(cursor, stream: ValidatedCsv) -> int:
         if not caused_by_input(exc):
             raise
         # PostgreSQL refused a value before the line the stream stopped at, if any.
-        raise _copy_error(exc) from exc
+        raise _copy_error(exc, stream.lines_before_header) from exc
     if stream.error:
         raise stream.error
     return cursor.rowcount
@@ -163,12 +163,14 @@ def _primary_key_dropped(cursor) -> Iterator[None]:
     cursor.execute(_composed(add))
 
 
-def _copy_error(exc: DatabaseError) -> DealsError:
+def _copy_error(exc: DatabaseError, lines_before_header: int) -> DealsError:
+    """The file's line PostgreSQL refused, in our words. COPY counts lines from the header it
+    was handed; the file may have a `sep=,` line before it."""
     diag = exc.__cause__.diag
     match = COPY_CONTEXT.search(diag.context or "")
     if not match:
         return fmt.CsvError(f"the file was refused: {diag.message_primary}")
-    number, column, value = int(match[1]), match[2], match[3]
+    number, column, value = int(match[1]) + lines_before_header, match[2], match[3]
     if diag.constraint_name in fmt.CONSTRAINT_PROBLEMS:
         return fmt.at_line(number, fmt.CONSTRAINT_PROBLEMS[diag.constraint_name])
     if column in fmt.OUT_OF_RANGE:

@@ -20,8 +20,9 @@ EXPECTED_HEADER = "(expected customer,item,total,quantity,date)"
 LINE_LIMIT = "longer than 1048576 bytes"
 TOTAL_PROBLEM = "is not a non-negative number with at most 2 decimals"
 QUANTITY_PROBLEM = "is not a positive integer"
-DATE_PROBLEM = "is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166"
+DATE_PROBLEM = "is not an ISO 8601 date like 2018-12-14 or 2018-12-14 08:29:52.506166"
 LATE_LINES = 150_000
+SAVE_LINE_BREAKS = "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
 
 
 def lines(*rows: str, newline: str = "\n") -> bytes:
@@ -66,9 +67,9 @@ FILE_CASES = {
     "only a BOM": (b"\xef\xbb\xbf", "line 1: the header is missing"),
     "only blank lines": (b"\n\n\r\n\n", "line 1: the header is missing"),
     "only a header of spaces": (b"   \t \n" + lines(GOOD), "line 1: the header is missing"),
-    "header with surrounding spaces": (
-        lines(" customer ,item,total,quantity,date", GOOD),
-        f"line 1: header misses customer; has unknown ' customer ' {EXPECTED_HEADER}",
+    "header with a space inside a name": (
+        lines("cust omer,item,total,quantity,date", GOOD),
+        f"line 1: header misses customer; has unknown 'cust omer' {EXPECTED_HEADER}",
     ),
     "header misses a column": (
         lines("customer,item,total,quantity", "ann,Ruby,5,1"),
@@ -111,7 +112,57 @@ FILE_CASES = {
     "NUL byte": (with_line("ann,Ru\x00by,5,1,2018-12-14 08:29:52"), "line 3: contains a NUL byte"),
     "carriage return inside a line": (
         with_line("ann,Ru\rby,5,1,2018-12-14 08:29:52"),
-        "line 3: carriage return inside the line",
+        f"line 3: a carriage return (CR) inside the line; {SAVE_LINE_BREAKS}",
+    ),
+    # Files from the field (issue 10): the real cause in one sentence, no dump of the values.
+    "Excel for Mac: CR-only line breaks": (
+        lines(HEADER, *[GOOD] * 40, newline="\r"),
+        f"line 1: line breaks are CR only (old Mac CSV); {SAVE_LINE_BREAKS}",
+    ),
+    "CR-only line breaks, over a megabyte": (
+        lines(HEADER, *[GOOD] * 40_000, newline="\r"),
+        f"line 1: line breaks are CR only (old Mac CSV); {SAVE_LINE_BREAKS}",
+    ),
+    "CR CR LF line breaks (CRLF written twice)": (
+        lines(HEADER, GOOD, newline="\r\r\n"),
+        f"line 1: the line ends with CR CR LF (a line break written twice); {SAVE_LINE_BREAKS}",
+    ),
+    "CR CR LF on a data line": (
+        lines(HEADER, GOOD, newline="\r\n") + (GOOD + "\r\r\n").encode(),
+        f"line 3: the line ends with CR CR LF (a line break written twice); {SAVE_LINE_BREAKS}",
+    ),
+    "two exports joined: the header again": (
+        lines(HEADER, GOOD, GOOD, GOOD, GOOD, HEADER, GOOD),
+        "line 6: repeats the header line (two files joined?); remove it",
+    ),
+    "two Excel exports joined: sep=, again": (
+        lines("sep=,", HEADER, GOOD, "sep=,", HEADER, GOOD),
+        "line 4: a 'sep=,' line may only be the first line; remove it",
+    ),
+    "the header again, in other letter case": (
+        lines(HEADER, GOOD, "Customer, Item, Total, Quantity, Date", GOOD),
+        "line 3: repeats the header line (two files joined?); remove it",
+    ),
+    "Excel sep=; line": (
+        lines("sep=;", "customer;item;total;quantity;date", "ann;Ruby;5;1;2018-12-14"),
+        "line 1: the file declares ';' as its separator (sep=;); save it as comma-separated",
+    ),
+    "only a sep=, line": (lines("sep=,"), "line 2: the header is missing"),
+    "empty lines, then a line": (
+        lines(HEADER, GOOD, "", " ", GOOD, ""),
+        "line 3: empty line",
+    ),
+    "a bad line after a sep=, line keeps its number": (
+        lines("sep=,", HEADER, GOOD, "ann,Ruby,x,1,2018-12-14"),
+        f"line 4: total 'x' {TOTAL_PROBLEM}",
+    ),
+    "a value PostgreSQL refuses after a sep=, line keeps its number": (
+        lines("sep=,", HEADER, GOOD, "ann,Ruby,5,1,2018-02-30"),
+        "line 4: date '2018-02-30' is not a valid date and time",
+    ),
+    "customer over 256 characters after blanks are trimmed": (
+        with_line(f"  {'ж' * 257}  ,Ruby,5,1,2018-12-14"),
+        "line 3: customer is longer than 256 characters",
     ),
     "mixed line endings": (
         lines(HEADER, GOOD, newline="\r\n") + lines(GOOD),
@@ -159,7 +210,12 @@ BAD_VALUES = [
     ("quantity", "1.5", QUANTITY_PROBLEM),
     ("quantity", "2147483648", "is out of range (at most 2147483647)"),
     ("date", "tomorrow", DATE_PROBLEM),
-    ("date", "2018-12-14", DATE_PROBLEM),
+    ("date", "2018-12-14T", DATE_PROBLEM),
+    ("date", "2018-12-14+03:00", DATE_PROBLEM),
+    ("date", " 2018-12-14", DATE_PROBLEM),
+    ("total", " 5", TOTAL_PROBLEM),
+    ("quantity", "1 ", QUANTITY_PROBLEM),
+    ("customer", '" \t"', "is empty"),
     ("date", "2018-02-30 08:29:52", "is not a valid date and time"),
 ]
 

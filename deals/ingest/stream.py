@@ -53,15 +53,27 @@ class MeasuredFile:
 
 
 class ValidatedCsv:
+    """The deals file as COPY may read it: the header line, then only valid lines.
+
+    Besides checking, it reads what has one obvious meaning: Excel's `sep=,` first line
+    (skipped: COPY never sees it), header names in any case with blanks around them, blanks
+    around `customer` and `item` (those lines are rewritten trimmed), and empty lines at the
+    end (dropped). Clean chunks pass untouched on the fast path; only a chunk that fails it is
+    read line by line.
+    """
+
     def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None):
         # A MeasuredFile lets the caller measure the rest of a refused file.
         self._raw = raw if isinstance(raw, MeasuredFile) else MeasuredFile(raw)
         self._progress = progress
         self.error: fmt.CsvError | None = None
         self._eof = False
-        self._next_line = 2  # physical number of the first line not yet handed over
+        # Lines of the file before the header (the `sep=,` line): COPY counts from the header.
+        self.lines_before_header = 0
         header, self._pending = self._read_header()
-        self.columns, self._newline = parse_header(header)
+        self.columns, self._newline = parse_header(header, self.lines_before_header + 1)
+        self._next_line = self.lines_before_header + 2  # the first line not yet handed over
+        self._blank_from: int | None = None  # the first of the empty lines held back
         self._chunk_re = fmt.chunk_regex(self.columns, self._newline)
         self._line_re = fmt.line_regex(self.columns)
         self._header = header  # handed to COPY first; its HEADER option skips it
@@ -103,50 +115,84 @@ class ValidatedCsv:
         return data
 
     def _read_header(self) -> tuple[bytes, bytes]:
-        buffer = b""
+        """The header line and the bytes after it, past an Excel `sep=,` line."""
+        line, rest = self._first_line(b"", 1)
+        if not line:
+            raise fmt.CsvError(fmt.EMPTY_FILE)
+        declared = fmt.SEPARATOR_DECLARATION.fullmatch(_content(line.removeprefix(BOM)))
+        if not declared:
+            return line, rest
+        if declared[1] != b",":
+            raise fmt.not_comma_separated(declared[1])
+        self.lines_before_header = 1
+        return self._first_line(rest, 2)
+
+    def _first_line(self, buffer: bytes, number: int) -> tuple[bytes, bytes]:
+        """Line `number` (the first of `buffer` and what follows it) and the bytes after it."""
         while b"\n" not in buffer and len(buffer) <= MAX_LINE_BYTES:
             data = self._read_raw()
             if not data:
                 break
             buffer += data
-        if not buffer:
-            raise fmt.CsvError(fmt.EMPTY_FILE)
         cut = buffer.find(b"\n") + 1 or len(buffer)
+        line = buffer[:cut]
+        if b"\r" in _content(line):  # before the length: a CR-only file is one long "line"
+            problem = fmt.DOUBLED_CR if line.endswith(b"\r\r\n") else fmt.CR_ONLY
+            raise fmt.at_line(number, problem)
         if cut > MAX_LINE_BYTES:
-            raise fmt.line_too_long(1, MAX_LINE_BYTES)
-        return buffer[:cut], buffer[cut:]
+            raise fmt.line_too_long(number, MAX_LINE_BYTES)
+        return line, buffer[cut:]
 
     def _check(self, body: bytes, *, final: bool) -> bytes:
-        """Return the valid leading lines of `body`; set `error` at the first invalid one."""
+        """Return what COPY may read of `body`; set `error` at the first invalid line."""
         whole_lines = final is False or body.endswith(b"\n")
-        if whole_lines and _is_utf8(body) and self._chunk_re.fullmatch(body):
+        clean = whole_lines and self._blank_from is None and _is_utf8(body)
+        if clean and self._chunk_re.fullmatch(body):
             self._next_line += body.count(b"\n")
             return body
         return self._check_lines(body)
 
     def _check_lines(self, body: bytes) -> bytes:
+        """The lines of `body` one by one: each kept, rewritten trimmed, or held back (empty);
+        at the first invalid one, `error` is set and only the lines before it are returned."""
+        kept = []
         start = 0
         while start < len(body):
             end = body.find(b"\n", start) + 1 or len(body)
-            error = self._line_error(body[start:end], self._next_line)
-            if error:
-                self.error = error
-                return body[:start]
+            line = body[start:end]
+            if not line.strip(BLANK_LINE):
+                self._blank_from = self._blank_from or self._next_line
+            elif self._blank_from is not None:  # empty lines are allowed at the end only
+                self.error = fmt.at_line(self._blank_from, "empty line")
+            else:
+                checked = self._checked_line(line, self._next_line)
+                if checked is None:
+                    break
+                kept.append(checked)
+            if self.error:
+                break
             self._next_line += 1
             start = end
-        return body
+        return b"".join(kept)
 
-    def _line_error(self, line: bytes, number: int) -> fmt.CsvError | None:
+    def _checked_line(self, line: bytes, number: int) -> bytes | None:
+        """The line as COPY may read it, or None with `error` set."""
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return fmt.not_utf8(number, line[exc.start])
+            self.error = fmt.not_utf8(number, line[exc.start])
+            return None
         content = _strip_newline(line, self._newline)
         if content is None:
-            return fmt.mixed_newlines(number, self._newline)
-        if self._line_re.fullmatch(content):
+            self.error = fmt.mixed_newlines(number, self._newline)
             return None
-        return line_problem(content, number, self.columns)
+        if self._line_re.fullmatch(content):
+            return line
+        trimmed = trimmed_line(content, self.columns)
+        if trimmed is None:
+            self.error = line_problem(content, number, self.columns)
+            return None
+        return trimmed + line[len(content) :]
 
 
 class ReadAhead:
@@ -205,6 +251,15 @@ class ReadAhead:
                 continue
 
 
+# What an empty line at the end of the file may hold: blanks, and a line break of any kind.
+BLANK_LINE = fmt.BLANKS + b"\r\n"
+
+
+def _content(line: bytes) -> bytes:
+    """The line without its break (LF or CRLF)."""
+    return line.removesuffix(b"\n").removesuffix(b"\r")
+
+
 def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -224,40 +279,78 @@ def _strip_newline(line: bytes, newline: bytes) -> bytes | None:
     return line[: -len(kind)] if kind == newline else None
 
 
+def trimmed_line(content: bytes, columns: tuple[str, ...]) -> bytes | None:
+    """The line with blanks around `customer` and `item` trimmed, as COPY reads it (text values
+    quoted); None when it is not valid even so (line_problem says why)."""
+    if b"\x00" in content or b"\r" in content:
+        return None
+    try:
+        fields = split_fields(content)
+    except FieldError:
+        return None
+    if len(fields) != len(columns):
+        return None
+    written = []
+    for column, value in zip(columns, fields, strict=True):
+        if column in fmt.TEXT_COLUMNS:
+            value = value.strip(fmt.BLANKS)
+            if not value:
+                return None
+            written.append(b'"' + value.replace(b'"', b'""') + b'"')
+        elif fmt.value_problem(column, value):
+            return None
+        else:
+            written.append(value)
+    return b",".join(written)
+
+
 def line_problem(content: bytes, number: int, columns: tuple[str, ...]) -> fmt.CsvError:
     """Say precisely why one line (without its line break) is not a valid deal."""
     if not content.strip():
         return fmt.at_line(number, "empty line")
     if b"\x00" in content:
         return fmt.at_line(number, "contains a NUL byte")
+    if content.endswith(b"\r"):
+        return fmt.at_line(number, fmt.DOUBLED_CR)
     if b"\r" in content:
-        return fmt.at_line(number, "carriage return inside the line")
+        return fmt.at_line(
+            number, f"a carriage return (CR) inside the line; {fmt.SAVE_LINE_BREAKS}"
+        )
+    if fmt.SEPARATOR_DECLARATION.fullmatch(content):
+        return fmt.at_line(number, fmt.SEPARATOR_LINE)
     try:
         fields = split_fields(content)
     except FieldError as exc:
         return fmt.at_line(number, exc.describe(columns))
+    if sorted(fmt.column_name(field) for field in fields) == sorted(fmt.COLUMNS):
+        return fmt.at_line(number, fmt.REPEATED_HEADER)
     if len(fields) != len(columns):
         return fmt.at_line(number, f"expected {len(columns)} fields, found {len(fields)}")
     for column, value in zip(columns, fields, strict=True):
-        problem = fmt.value_problem(column, value)
+        checked = value.strip(fmt.BLANKS) if column in fmt.TEXT_COLUMNS else value
+        problem = fmt.value_problem(column, checked)
         if problem:
             return fmt.value_error(number, column, value.decode("utf-8"), problem)
     return fmt.at_line(number, "malformed CSV line")
 
 
-def parse_header(line: bytes) -> tuple[tuple[str, ...], bytes]:
-    """The column order and the line break (CRLF or LF) that the header sets for the file."""
+def parse_header(line: bytes, number: int = 1) -> tuple[tuple[str, ...], bytes]:
+    """The column order and the line break (CRLF or LF) that the header sets for the file.
+
+    Names are matched trimmed and in any letter case: ` Customer ` is `customer`.
+    """
     newline = b"\r\n" if line.endswith(b"\r\n") else b"\n"
-    content = line.removeprefix(BOM).removesuffix(b"\n").removesuffix(b"\r")
+    content = _content(line.removeprefix(BOM))
     if not content.strip():
-        raise fmt.CsvError(fmt.NO_HEADER)
+        raise fmt.no_header(number)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise fmt.not_utf8(1, content[exc.start]) from None
+        raise fmt.not_utf8(number, content[exc.start]) from None
     try:
-        names = tuple(name.decode("utf-8") for name in split_fields(content))
+        fields = split_fields(content)
     except FieldError as exc:
-        raise fmt.at_line(1, exc.describe(())) from None
-    fmt.check_header(names, text)
+        raise fmt.at_line(number, exc.describe(())) from None
+    names = tuple(fmt.column_name(field) for field in fields)
+    fmt.check_header(number, names, tuple(field.decode("utf-8") for field in fields), text)
     return names, newline

@@ -15,6 +15,7 @@ from tests.conftest import URL, csv_bytes, get_report, post_csv
 pytestmark = pytest.mark.django_db
 
 HEADER = "customer,item,total,quantity,date"
+NOT_DATE = "is not an ISO 8601 date like 2018-12-14 or 2018-12-14 08:29:52.506166"
 
 
 @pytest.fixture
@@ -105,6 +106,114 @@ def test_canonical_file_variants(api_client, deals_csv, expected_report, variant
 
     assert response.status_code == HTTPStatus.OK
     assert get_report(api_client).json() == expected_report
+
+
+# Files from the field (issue 10): what real exporters write is read as it obviously means.
+
+
+def pad_every_other(data: bytes, column: int, before: bytes, after: bytes) -> bytes:
+    """The file with blanks around one column's value on every other line (not the header)."""
+    lines = data.split(b"\r\n")
+    for number in range(1, len(lines) - 1, 2):
+        fields = lines[number].split(b",")
+        fields[column] = before + fields[column] + after
+        lines[number] = b",".join(fields)
+    return b"\r\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(lambda data: data + b"\r\n", id="an empty line at the end (Excel)"),
+        pytest.param(lambda data: data + b"\r\n\r\n \t\r\n", id="blank lines at the end"),
+        pytest.param(lambda data: b"sep=,\r\n" + data, id="Excel sep=, first line"),
+        pytest.param(
+            lambda data: b"\xef\xbb\xbfsep=,\r\n" + data + b"\r\n",
+            id="BOM, sep=, and an empty line",
+        ),
+        pytest.param(
+            lambda data: data.replace(
+                b"customer,item,total,quantity,date", b"Customer, Item, Total, Quantity, Date"
+            ),
+            id="header names capitalized with spaces",
+        ),
+        pytest.param(
+            lambda data: data.replace(
+                b"customer,item,total,quantity,date", b"CUSTOMER,\tItem\t,TOTAL,quantity,DaTe"
+            ),
+            id="header names in any case with tabs",
+        ),
+        pytest.param(
+            lambda data: pad_every_other(data, 0, b"", b" "), id="customer with a trailing space"
+        ),
+        pytest.param(
+            lambda data: pad_every_other(data, 0, b"\t ", b""), id="customer with leading blanks"
+        ),
+        pytest.param(
+            lambda data: pad_every_other(data, 1, b" ", b"  "), id="item with spaces around"
+        ),
+        pytest.param(
+            lambda data: pad_every_other(pad_every_other(data, 0, b'"  ', b'"'), 1, b'"', b' "'),
+            id="quoted values with spaces inside the quotes",
+        ),
+    ],
+)
+def test_field_variants_give_the_canonical_report(api_client, deals_csv, expected_report, variant):
+    content = variant(deals_csv)
+    assert content != deals_csv
+
+    response = post_csv(api_client, content)
+
+    upload = Upload.objects.get()
+    assert response.json() == {"Status": "OK", "upload_id": upload.pk, "rows": 767}
+    assert get_report(api_client).json() == expected_report
+    assert (upload.status, upload.size) == (Upload.Status.OK, len(content))
+
+
+def test_blanks_never_split_a_customer_or_hide_a_shared_gem(api_client):
+    content = csv_bytes(
+        HEADER,
+        "bob,Ruby,10,1,2018-12-14 08:29:52",
+        "bob ,Opal,10,1,2018-12-14 08:29:52",
+        "\tann,Ruby ,5,1,2018-12-14 08:29:52",
+        '" ann",Opal,5,1,2018-12-14 08:29:52',
+    )
+
+    post_csv(api_client, content)
+
+    assert get_report(api_client).json() == {
+        "response": [
+            {"username": "bob", "spent_money": 20, "gems": ["Opal", "Ruby"]},
+            {"username": "ann", "spent_money": 10, "gems": ["Opal", "Ruby"]},
+        ]
+    }
+    assert sorted(Deal.objects.values_list("customer", "item")) == [
+        ("ann", "Opal"),
+        ("ann", "Ruby"),
+        ("bob", "Opal"),
+        ("bob", "Ruby"),
+    ]
+
+
+def test_empty_lines_after_a_lone_header_empty_the_data(api_client, loaded):
+    response = post_csv(api_client, csv_bytes(HEADER, "", "", ""))
+
+    assert response.json()["rows"] == 0
+    assert get_report(api_client).json() == {"response": []}
+
+
+def test_a_date_without_a_time_is_midnight_utc(api_client):
+    content = csv_bytes(
+        "date,customer,item,total,quantity", "2018-12-14,bob,Ruby,1,1", "0001-01-01,ann,Opal,1,1"
+    )
+
+    post_csv(api_client, content)
+
+    dates = dict(Deal.objects.values_list("customer", "date"))
+    assert (str(dates["bob"]), str(dates["ann"])) == (
+        "2018-12-14 00:00:00+00:00",
+        "0001-01-01 00:00:00+00:00",
+    )
 
 
 def test_permuted_and_quoted_columns(api_client, deals_csv, expected_report):
@@ -210,7 +319,7 @@ BAD_UPLOADS = [
     ),
     (
         csv_bytes(HEADER, "bob,Ruby,1,1,tomorrow"),
-        "line 2: date 'tomorrow' is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166",
+        f"line 2: date 'tomorrow' {NOT_DATE}",
     ),
     (
         csv_bytes(HEADER, "bob,Ruby,1,1,2018-02-30 08:29:52"),
@@ -237,7 +346,7 @@ BAD_UPLOADS = [
     ],
     (
         csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", "bob,Ruby,1,1,epoch"),
-        "line 3: date 'epoch' is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166",
+        f"line 3: date 'epoch' {NOT_DATE}",
     ),
     (
         csv_bytes(HEADER, "bob,Ruby,1,99999999999,2018-12-14 08:29:52"),
@@ -252,7 +361,10 @@ BAD_UPLOADS = [
         csv_bytes(HEADER) + b"bob,Ruby,1,1,2018-12-14 08:29:52\n",
         "line 2: ends with LF but the header with CRLF (mixed line endings)",
     ),
-    (csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", ""), "line 3: empty line"),
+    (
+        csv_bytes(HEADER, "bob,Ruby,1,1,2018-12-14 08:29:52", "", "bob,Ruby,1,1,2018-12-14"),
+        "line 3: empty line",
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ GOOD = "bob,Ruby,612.5,2,2018-12-14 08:29:52.506166"
 NOT_TOTAL = "is not a non-negative number with at most 2 decimals"
 NOT_QUANTITY = "is not a positive integer"
 EXPECTED = "(expected customer,item,total,quantity,date)"
-NOT_DATE = "is not an ISO 8601 date and time like 2018-12-14 08:29:52.506166"
+NOT_DATE = "is not an ISO 8601 date like 2018-12-14 or 2018-12-14 08:29:52.506166"
 
 
 def lines(*rows: str, newline: str = "\r\n") -> bytes:
@@ -104,9 +104,11 @@ def test_header_longer_than_the_limit(small_chunks):
         (b"", "the file is empty"),
         (b"\xef\xbb\xbf", "line 1: the header is missing"),
         (b"\r\n\r\n", "line 1: the header is missing"),
+        (lines(" Customer ,ITEM,\ttotal, Quantity ,Date"), None),
+        (lines('" customer ",item,total,quantity,date'), None),
         (
-            lines(" customer,item,total,quantity,date"),
-            f"line 1: header misses customer; has unknown ' customer' {EXPECTED}",
+            lines("cust omer,item,total,quantity,date"),
+            f"line 1: header misses customer; has unknown 'cust omer' {EXPECTED}",
         ),
         (
             lines("customer;item;total;quantity;date"),
@@ -134,7 +136,16 @@ def test_header(content, error):
         ("\\.", "line 2: expected 5 fields, found 1"),
         ('"\\."', "line 2: expected 5 fields, found 1"),
         (",".join(["x"] * 10000), "line 2: expected 5 fields, found 10000"),
-        ("bob,Ruby,1,1,2018-12-14 08:29:52\r", "line 2: carriage return inside the line"),
+        (
+            "bob,Ruby,1,1,2018-12-14 08:29:52\r",
+            "line 2: the line ends with CR CR LF (a line break written twice); "
+            "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)",
+        ),
+        (
+            "bob,Ru\rby,1,1,2018-12-14 08:29:52",
+            "line 2: a carriage return (CR) inside the line; "
+            "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)",
+        ),
         (
             'bob,Ru"by,1,1,2018-12-14 08:29:52',
             "line 2: item: " + STRAY_QUOTE,
@@ -151,7 +162,7 @@ def test_header(content, error):
     ],
 )
 def test_malformed_line(row, error):
-    assert error_of(lines(HEADER, row)) == error
+    assert error_of(lines(HEADER, row, GOOD)) == error
 
 
 def test_mixed_line_endings():
@@ -230,6 +241,7 @@ def test_invalid_quantity(quantity):
         "2018-12-14 08:29:52+0300",
         "2018-12-14 08:29:52-05",
         "2018-12-14 23:59:59.999999",
+        "2018-12-14",
     ],
 )
 def test_valid_date(date):
@@ -243,7 +255,10 @@ def test_valid_date(date):
         "now",
         "infinity",
         "epoch",
-        "2018-12-14",
+        "2018-12-14T",
+        "2018-12-14Z",
+        "2018-12-14+03:00",
+        "2018-12",
         "2018-12-14 24:00:00",
         "2018-13-01 00:00:00",
         "2018-12-14 08:29:60",
@@ -272,3 +287,166 @@ def test_quantity_too_large_is_said_so():
     error = error_of(lines(HEADER, f"bob,Ruby,1,{'9' * 20},2018-12-14 08:29:52"))
 
     assert error == f"line 2: quantity '{'9' * 20}' is out of range (at most 2147483647)"
+
+
+# What has one obvious meaning is read: Excel's `sep=,` line, header names in any case with
+# blanks, blanks around text values, empty lines at the end.
+
+CR_ONLY = (
+    "line breaks are CR only (old Mac CSV); "
+    "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
+)
+DOUBLED_CR = (
+    "the line ends with CR CR LF (a line break written twice); "
+    "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
+)
+REPEATED_HEADER = "repeats the header line (two files joined?); remove it"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["\r\n", "\r\n\r\n\r\n", "  \r\n\t\r\n", "\n", "\r\n \r\n  "],
+    ids=["one", "three", "blanks", "lf", "blanks without a final break"],
+)
+def test_empty_lines_at_the_end_are_dropped(tail):
+    content = lines(HEADER, GOOD, GOOD)
+
+    assert drain(content + tail.encode()) == (content, None)
+
+
+def test_empty_lines_after_a_lone_header_are_dropped():
+    assert drain(lines(HEADER, "", "")) == (lines(HEADER), None)
+
+
+def test_empty_lines_before_a_line_are_refused_at_the_first(small_chunks):
+    # The empty lines end one chunk, the next line starts another.
+    content = lines(HEADER, GOOD, "", "  ", GOOD)
+
+    handed, error = drain(content)
+
+    assert error == "line 3: empty line"
+    assert handed == lines(HEADER, GOOD)
+
+
+@pytest.mark.parametrize("declaration", ["sep=,", "SEP=,", "\ufeffsep=,"])
+def test_excel_separator_line_is_skipped(declaration):
+    content = lines(HEADER, GOOD)
+
+    stream = ValidatedCsv(io.BytesIO(lines(declaration) + content))
+    handed = b"".join(iter(stream.read, b""))
+
+    assert (handed, stream.error, stream.lines_before_header) == (content, None, 1)
+    assert stream.size == len(lines(declaration) + content)
+
+
+def test_lines_after_a_separator_line_keep_their_numbers():
+    content = lines("sep=,", HEADER, GOOD, "bob,Ruby,x,1,2018-12-14 08:29:52")
+
+    assert error_of(content) == f"line 4: total 'x' {NOT_TOTAL}"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            lines("sep=;", "customer;item;total;quantity;date"),
+            "line 1: the file declares ';' as its separator (sep=;); save it as comma-separated",
+        ),
+        (lines("sep=,"), "line 2: the header is missing"),
+        (
+            lines("sep=,", "customer,item"),
+            f"line 2: header misses total, quantity, date {EXPECTED}",
+        ),
+        (
+            lines(HEADER, GOOD, "sep=,"),
+            "line 3: a 'sep=,' line may only be the first line; remove it",
+        ),
+    ],
+)
+def test_separator_line_refused(content, error):
+    assert error_of(content) == error
+
+
+@pytest.mark.parametrize(
+    ("row", "written"),
+    [
+        (" bob ,Ruby,612.5,2,2018-12-14", '"bob","Ruby",612.5,2,2018-12-14'),
+        ("bob,\tRuby\t,612.5,2,2018-12-14", '"bob","Ruby",612.5,2,2018-12-14'),
+        (
+            '" Smith, John ","Ruby ""Star"" ",1,1,2018-12-14',
+            '"Smith, John","Ruby ""Star""",1,1,2018-12-14',
+        ),
+        ("  Lapis lazuli  ,Opal,1,1,2018-12-14", '"Lapis lazuli","Opal",1,1,2018-12-14'),
+        ('"bob"," Ruby",1,1,2018-12-14', '"bob","Ruby",1,1,2018-12-14'),
+    ],
+)
+def test_blanks_around_text_values_are_trimmed(row, written):
+    handed, error = drain(lines(HEADER, GOOD, row, GOOD))
+
+    assert (handed, error) == (lines(HEADER, GOOD, written, GOOD), None)
+
+
+def test_trimmed_lines_in_a_long_file_keep_the_rest_as_it_was(small_chunks):
+    rows = [GOOD if n % 7 else GOOD.replace("bob", "bob ") for n in range(40)]
+
+    handed, error = drain(lines(HEADER, *rows))
+
+    trimmed = '"bob","Ruby",612.5,2,2018-12-14 08:29:52.506166'
+    assert (handed, error) == (
+        lines(HEADER, *[GOOD if n % 7 else trimmed for n in range(40)]),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        (" ,Ruby,1,1,2018-12-14", "line 3: customer ' ' is empty"),
+        ('bob,"\t",1,1,2018-12-14', "line 3: item '\\t' is empty"),
+        ("bob,Ruby, 12,1,2018-12-14", f"line 3: total ' 12' {NOT_TOTAL}"),
+        ("bob,Ruby,12,1 ,2018-12-14", f"line 3: quantity '1 ' {NOT_QUANTITY}"),
+        ("bob,Ruby,12,1, 2018-12-14", f"line 3: date ' 2018-12-14' {NOT_DATE}"),
+    ],
+)
+def test_numbers_and_dates_keep_their_strict_rules(row, error):
+    assert error_of(lines(HEADER, GOOD, row)) == error
+
+
+# Refused with the real cause, in one short sentence.
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"customer,item,total,quantity,date\rbob,Ruby,1,1,2018-12-14 08:29:52\r",
+        b"customer,item,total,quantity,date\rbob,Ruby,1,1,2018-12-14 08:29:52",
+        b"\xef\xbb\xbfcustomer,item,total,quantity,date\rbob,Ruby,1,1,2018-12-14\r\n",
+    ],
+    ids=["CR only", "CR only, no final break", "BOM, CR, then a final CRLF"],
+)
+def test_cr_only_line_breaks(content):
+    assert error_of(content) == f"line 1: {CR_ONLY}"
+
+
+def test_cr_only_file_longer_than_a_line_says_cr_only(small_chunks):
+    content = (HEADER + "\r" + "bob,Ruby,1,1,2018-12-14 08:29:52\r" * 20).encode()
+
+    assert error_of(content) == f"line 1: {CR_ONLY}"
+
+
+def test_doubled_cr_in_the_header():
+    assert error_of(lines(HEADER + "\r", GOOD + "\r")) == f"line 1: {DOUBLED_CR}"
+
+
+def test_cr_only_after_a_separator_line():
+    assert error_of(b"sep=,\r\ncustomer,item,total,quantity,date\rbob") == f"line 2: {CR_ONLY}"
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    [HEADER, "Customer, Item, Total, Quantity, Date", "date,total,customer,quantity,item"],
+)
+def test_repeated_header_line(repeated):
+    content = lines(HEADER, GOOD, GOOD, repeated, GOOD)
+
+    assert error_of(content) == f"line 4: {REPEATED_HEADER}"
