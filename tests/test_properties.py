@@ -1,4 +1,10 @@
-"""The report of any valid deals file equals what a small pure-Python model says it should be."""
+"""The report of any valid deals file equals what a small pure-Python model says it should be.
+
+The files are written the ways exporters write them: any column order, header names in any
+letter case with blanks around them, blanks around text values (which never make two customers
+or two gems of one), LF or CRLF, a BOM or not, Excel's `sep=,` line or not, empty lines at the
+end or not, dates with or without a time.
+"""
 
 import json
 from collections import Counter, defaultdict
@@ -21,6 +27,8 @@ COLUMNS = ("customer", "item", "total", "quantity", "date")
 NAME_ALPHABET = "абвгдЁёжЯяabcXYZ019 ,\"'\\;-_.µ"  # noqa: RUF001 - Cyrillic on purpose
 DATES = ["2018-12-14 08:29:52.506166", "2018-12-14T08:29:52", "2019-01-01 00:00:00Z"]
 DATES += ["2020-02-29 23:59:59.5+03:00", "1999-12-31T12:00:00-0530", "2024-06-01 10:00:00+03"]
+DATES += ["2018-12-14", "2024-02-29"]
+BLANKS = st.text(" \t", max_size=3)  # around text values and header names: never meaningful
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,9 @@ class DealRow:
 
 
 def names(pool_size: int) -> st.SearchStrategy[list[str]]:
-    """A small pool of names, so that customers repeat and items are shared."""
-    name = st.text(NAME_ALPHABET, min_size=1, max_size=6).filter(lambda text: text.strip(" "))
+    """A small pool of names, so that customers repeat and items are shared. Names have no
+    blanks at either end: blanks written around them in the file are not part of them."""
+    name = st.text(NAME_ALPHABET, min_size=1, max_size=6).map(str.strip).filter(bool)
     return st.lists(name, min_size=1, max_size=pool_size, unique=True)
 
 
@@ -68,17 +77,26 @@ def total_text(draw, cents: int) -> str:
 
 @st.composite
 def field_text(draw, value: str) -> str:
+    """A text value as a file may write it: blanks around it, quoted when it must be or not."""
+    padded = draw(BLANKS) + value + draw(BLANKS)
     if any(char in value for char in ',"') or draw(st.booleans()):
-        return '"' + value.replace('"', '""') + '"'
-    return value
+        return '"' + padded.replace('"', '""') + '"'
+    return padded
+
+
+@st.composite
+def header_name(draw, column: str) -> str:
+    cased = "".join(draw(st.sampled_from([char.lower(), char.upper()])) for char in column)
+    return draw(BLANKS) + cased + draw(BLANKS)
 
 
 @st.composite
 def deals_files(draw, rows: list[DealRow]) -> bytes:
-    """The rows as a deals file: any column order, LF or CRLF, BOM or not, final break or not."""
+    """The rows as a deals file: any column order, header names in any case with blanks, LF or
+    CRLF, BOM or not, `sep=,` or not, final break or not, empty lines at the end or not."""
     columns = draw(st.permutations(COLUMNS))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
-    lines = [",".join(columns)]
+    lines = [",".join(draw(header_name(column)) for column in columns)]
     for row in rows:
         fields = {
             "customer": draw(field_text(row.customer)),
@@ -88,7 +106,11 @@ def deals_files(draw, rows: list[DealRow]) -> bytes:
             "date": row.date,
         }
         lines.append(",".join(fields[column] for column in columns))
-    text = newline.join(lines) + draw(st.sampled_from([newline, ""]))
+    ending = draw(
+        st.sampled_from(["", newline, newline * 3, newline + " \t" + newline, newline + " "])
+    )
+    separator = draw(st.sampled_from(["", "sep=," + newline]))
+    text = separator + newline.join(lines) + ending
     return draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + text.encode("utf-8")
 
 
