@@ -14,7 +14,7 @@ def expected_index(origin: str) -> dict:
             "url": f"{origin}/api/deals/",
             "GET": "the report: the top-5 customers by money spent and the gems they share",
             "POST": "replace all deals with a CSV file sent as multipart/form-data in the field "
-            "'deals' (columns customer,item,total,quantity,date)",
+            "'deals', or as a text/csv body (columns customer,item,total,quantity,date)",
         },
         "docs": {
             "url": f"{origin}/api/docs/",
