@@ -200,7 +200,7 @@ def _file_name(disposition: str) -> str:
 
     Plain `filename="..."` bytes are read as UTF-8 when they are UTF-8 (headers arrive as
     latin-1 text), otherwise kept as latin-1; `filename*=` (RFC 2231) is decoded by its own
-    charset, or left percent-encoded when that charset is unknown. Any folder part is dropped.
+    charset (an unknown one: its bytes are read like a plain name's). Folders are dropped.
     """
     if not disposition:
         return ""
