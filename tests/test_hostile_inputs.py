@@ -131,6 +131,15 @@ FILE_CASES = {
         lines(HEADER, GOOD, newline="\r\n") + (GOOD + "\r\r\n").encode(),
         f"line 3: the line ends with CR CR LF (a line break written twice); {SAVE_LINE_BREAKS}",
     ),
+    "CRLF header, then CR-only rows": (
+        lines(HEADER, newline="\r\n") + lines(GOOD, GOOD, GOOD, newline="\r"),
+        f"line 2: a carriage return (CR) inside the line; {SAVE_LINE_BREAKS}",
+    ),
+    "blanks outside the quotes": (
+        with_line(' "ann" ,Ruby,5,1,2018-12-14'),
+        "line 3: customer: a quote inside an unquoted value (quote the whole value and double "
+        'the ")',
+    ),
     "two exports joined: the header again": (
         lines(HEADER, GOOD, GOOD, GOOD, GOOD, HEADER, GOOD),
         "line 6: repeats the header line (two files joined?); remove it",

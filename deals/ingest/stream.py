@@ -310,12 +310,9 @@ def line_problem(content: bytes, number: int, columns: tuple[str, ...]) -> fmt.C
         return fmt.at_line(number, "empty line")
     if b"\x00" in content:
         return fmt.at_line(number, "contains a NUL byte")
-    if content.endswith(b"\r"):
-        return fmt.at_line(number, fmt.DOUBLED_CR)
-    if b"\r" in content:
-        return fmt.at_line(
-            number, f"a carriage return (CR) inside the line; {fmt.SAVE_LINE_BREAKS}"
-        )
+    if b"\r" in content:  # one CR left before the break: CR CR LF; others: CR-only breaks
+        doubled = content.endswith(b"\r") and content.count(b"\r") == 1
+        return fmt.at_line(number, fmt.DOUBLED_CR if doubled else fmt.CR_INSIDE)
     if fmt.SEPARATOR_DECLARATION.fullmatch(content):
         return fmt.at_line(number, fmt.SEPARATOR_LINE)
     try:
