@@ -7,6 +7,7 @@ Both are built from the same per-column patterns, so they cannot disagree.
 """
 
 import re
+from dataclasses import dataclass
 
 from deals.errors import DealsError
 
@@ -84,6 +85,48 @@ def chunk_regex(columns: tuple[str, ...], newline: bytes) -> re.Pattern[bytes]:
 def line_regex(columns: tuple[str, ...]) -> re.Pattern[bytes]:
     """A regex for one valid line without its line break (the last line of a file may lack one)."""
     return re.compile(b",".join(_field_pattern(column) for column in columns))
+
+
+# Text with blanks around it, the value itself captured without them (and without its quotes).
+# Not possessive: the value gives back its trailing blanks to the `(?<!blank)` check.
+_PADDED_TEXT = rb'[ \t\x0b\x0c]*+(?P<{0}>[^",\r\n\x00 \t\x0b\x0c][^",\r\n\x00]*' + _NOT_BLANK_BEFORE
+_PADDED_TEXT += rb")[ \t\x0b\x0c]*+"
+_PADDED_QUOTED = rb'"[ \t\x0b\x0c]*+(?P<{0}>(?:[^"\r\n\x00 \t\x0b\x0c]|"")(?:[^"\r\n\x00]|"")*'
+_PADDED_QUOTED += _NOT_BLANK_BEFORE + rb')[ \t\x0b\x0c]*+"'
+
+
+@dataclass(frozen=True)
+class Trimming:
+    """Lines valid once the blanks around their text values are trimmed, and how to trim them:
+    for a chunk the strict chunk regex refused, still one regex pass and one `re.sub`."""
+
+    chunk: re.Pattern[bytes]  # any run of such lines
+    line: re.Pattern[bytes]
+    template: bytes
+
+    def trim(self, body: bytes) -> bytes:
+        return self.line.sub(self.template, body)
+
+
+def trimming(columns: tuple[str, ...], newline: bytes) -> Trimming:
+    """Each value is captured twice, as written bare (`b`) or quoted (`q`): the template joins
+    both, as `re.sub` writes an unmatched group as empty. Text values are written quoted."""
+    fields, written = [], []
+    for number, column in enumerate(columns):
+        bare, quoted = f"b{number}".encode(), f"q{number}".encode()
+        if column in TEXT_COLUMNS:
+            unquoted, inside = _PADDED_TEXT, _PADDED_QUOTED
+            written.append(b'"\\g<' + bare + b">\\g<" + quoted + b'>"')
+        else:
+            value = VALUE_PATTERNS[column].pattern
+            unquoted, inside = rb"(?P<{0}>" + value + rb")", rb'"(?P<{0}>' + value + rb')"'
+            written.append(b"\\g<" + bare + b">\\g<" + quoted + b">")
+        fields.append(
+            b"(?:" + unquoted.replace(b"{0}", bare) + b"|" + inside.replace(b"{0}", quoted) + b")"
+        )
+    line = b",".join(fields) + re.escape(newline)
+    chunk = re.compile(rb"(?:" + line + rb")*")
+    return Trimming(chunk, re.compile(line), b",".join(written) + newline)
 
 
 class CsvError(DealsError):

@@ -76,6 +76,7 @@ class ValidatedCsv:
         self._blank_from: int | None = None  # the first of the empty lines held back
         self._chunk_re = fmt.chunk_regex(self.columns, self._newline)
         self._line_re = fmt.line_regex(self.columns)
+        self._trimming = fmt.trimming(self.columns, self._newline)
         self._header = header  # handed to COPY first; its HEADER option skips it
 
     @property
@@ -150,6 +151,9 @@ class ValidatedCsv:
         if clean and self._chunk_re.fullmatch(body):
             self._next_line += body.count(b"\n")
             return body
+        if clean and self._trimming.chunk.fullmatch(body):  # blanks around text values
+            self._next_line += body.count(b"\n")
+            return self._trimming.trim(body)
         return self._check_lines(body)
 
     def _check_lines(self, body: bytes) -> bytes:

@@ -1,3 +1,4 @@
+import csv
 import hashlib
 import io
 
@@ -367,6 +368,9 @@ def test_separator_line_refused(content, error):
     assert error_of(content) == error
 
 
+TRIMMED_GOOD = '"bob","Ruby",612.5,2,2018-12-14 08:29:52.506166'  # GOOD as the trim pass writes it
+
+
 @pytest.mark.parametrize(
     ("row", "written"),
     [
@@ -377,25 +381,39 @@ def test_separator_line_refused(content, error):
             '"Smith, John","Ruby ""Star""",1,1,2018-12-14',
         ),
         ("  Lapis lazuli  ,Opal,1,1,2018-12-14", '"Lapis lazuli","Opal",1,1,2018-12-14'),
-        ('"bob"," Ruby",1,1,2018-12-14', '"bob","Ruby",1,1,2018-12-14'),
+        ('"bob"," Ruby","1","2","2018-12-14"', '"bob","Ruby",1,2,2018-12-14'),
+        ("\x0bbob\x0c,Ruby ,1,1,2018-12-14", '"bob","Ruby",1,1,2018-12-14'),
     ],
 )
 def test_blanks_around_text_values_are_trimmed(row, written):
+    # A chunk whose lines are all valid once trimmed: one regex pass and one substitution,
+    # which writes every line of the chunk with its text values quoted.
     handed, error = drain(lines(HEADER, GOOD, row, GOOD))
 
-    assert (handed, error) == (lines(HEADER, GOOD, written, GOOD), None)
+    assert (handed, error) == (lines(HEADER, TRIMMED_GOOD, written, TRIMMED_GOOD), None)
 
 
-def test_trimmed_lines_in_a_long_file_keep_the_rest_as_it_was(small_chunks):
+def test_trimmed_lines_before_a_bad_line_are_handed_over_trimmed():
+    # A chunk with a bad line is read line by line: lines are kept, or trimmed, up to it.
+    content = lines(HEADER, GOOD, " bob ,Ruby,1,1,2018-12-14", "bob,Ruby,x,1,2018-12-14", GOOD)
+
+    handed, error = drain(content)
+
+    assert error == f"line 4: total 'x' {NOT_TOTAL}"
+    assert handed == lines(HEADER, GOOD, '"bob","Ruby",1,1,2018-12-14')
+
+
+def test_chunks_without_blanks_stay_on_the_fast_path(small_chunks):
     rows = [GOOD if n % 7 else GOOD.replace("bob", "bob ") for n in range(40)]
+    content = lines(HEADER, *rows)
+    stream = ValidatedCsv(io.BytesIO(content))
 
-    handed, error = drain(lines(HEADER, *rows))
+    chunks = list(iter(stream.read, b""))[1:]  # after the header
 
-    trimmed = '"bob","Ruby",612.5,2,2018-12-14 08:29:52.506166'
-    assert (handed, error) == (
-        lines(HEADER, *[GOOD if n % 7 else trimmed for n in range(40)]),
-        None,
-    )
+    handed = list(csv.reader(io.StringIO(b"".join(chunks).decode(), newline="")))
+    assert (stream.error, handed) == (None, [GOOD.split(",")] * 40)
+    unchanged = [chunk for chunk in chunks if chunk in content]
+    assert 0 < len(unchanged) < len(chunks)  # clean chunks as they came, the others trimmed
 
 
 @pytest.mark.parametrize(
