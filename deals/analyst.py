@@ -1,6 +1,6 @@
 """Writes for the analysts' PostgreSQL role: it reads the reports, the deals and the uploads.
 
-Read-only is enforced by the database: the role is granted SELECT on exactly four relations
+Read-only is enforced by the database: the role is granted SELECT on exactly five relations
 and nothing else, so it cannot write, refresh a view, create an object or read another table
 whatever it sets in its own session. A service module like deals/services.py, kept apart
 because it manages roles and grants rather than the deals.
@@ -13,9 +13,9 @@ from psycopg2 import errors, sql
 from psycopg2.extensions import encrypt_password
 
 from deals.errors import DealsError
-from deals.models import CustomerTotal, Deal, TopCustomer, Upload
+from deals.models import CustomerTotal, Deal, TopCustomer, TopCustomersJson, Upload
 
-READABLE_MODELS = (TopCustomer, CustomerTotal, Deal, Upload)
+READABLE_MODELS = (TopCustomer, TopCustomersJson, CustomerTotal, Deal, Upload)
 
 
 def readable_relations() -> list[str]:

@@ -148,3 +148,20 @@ class TopCustomer(pg.ReadOnlyMaterializedView):
 
     def __str__(self) -> str:
         return f"#{self.rank} {_short(self.username)}"
+
+class TopCustomersJson(pg.ReadOnlyMaterializedView):
+    """The answer of GET /api/deals/ as served: its JSON body and ETag (one row, refreshed by
+    each upload after the top view, so that a request does no rendering)."""
+
+    sql = view_sql("top_customers_json")
+    # The only row's ETag: unique, so the view refreshes CONCURRENTLY and readers switch
+    # to the new answer exactly when the upload commits.
+    concurrent_index = "etag"
+    dependencies = ["deals.TopCustomer"]
+
+    etag = models.TextField(primary_key=True)
+    body = models.TextField()
+
+    class Meta:
+        managed = False
+        db_table = "deals_top_customers_json"

@@ -16,7 +16,7 @@ from deals.errors import DealsError, UploadTooLarge
 from deals.failures import caused_by_input, failure_of
 from deals.ingest import format as fmt
 from deals.ingest.stream import MeasuredFile, ReadAhead, ValidatedCsv
-from deals.models import CustomerTotal, Deal, TopCustomer, Upload
+from deals.models import CustomerTotal, Deal, TopCustomer, TopCustomersJson, Upload
 
 logger = logging.getLogger(__name__)
 
@@ -180,8 +180,9 @@ def _copy_error(exc: DatabaseError, lines_before_header: int) -> DealsError:
 
 # The report views in dependency order (each reads the one before it), each with whether its
 # refresh must leave readers unblocked. The totals view is only read by staff and analysts: a
-# plain refresh is the fastest. The top view is what GET reads: refreshed concurrently.
-REPORT_VIEWS = ((CustomerTotal, False), (TopCustomer, True))
+# plain refresh is the fastest. The top view (admin, analysts) and its rendering as JSON (what
+# GET reads) are refreshed concurrently: readers are never blocked and switch at the commit.
+REPORT_VIEWS = ((CustomerTotal, False), (TopCustomer, True), (TopCustomersJson, True))
 
 
 def _refresh_reports() -> None:

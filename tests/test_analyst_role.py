@@ -412,7 +412,10 @@ def test_command_creates_then_updates_the_role(analyst_settings, capsys, analyst
     call_command("ensure_analyst_role")
     call_command("ensure_analyst_role")
 
-    tables = "deals_top_customers, deals_customer_totals, deals_deal, deals_upload"
+    tables = (
+        "deals_top_customers, deals_top_customers_json, deals_customer_totals, deals_deal,"
+        " deals_upload"
+    )
     assert capsys.readouterr().out == (
         f"analyst role '{ANALYST}' created: SELECT on {tables}; statement_timeout 30s\n"
         f"analyst role '{ANALYST}' updated: SELECT on {tables}; statement_timeout 30s\n"

@@ -221,7 +221,10 @@ def test_refresh_reports_recomputes_from_the_deals_table(api_client):
 
     output = run("refresh_reports")
 
-    assert output == "Refreshed the report views: deals_customer_totals, deals_top_customers\n"
+    assert output == (
+        "Refreshed the report views: deals_customer_totals, deals_top_customers,"
+        " deals_top_customers_json\n"
+    )
     assert before == {"response": []}
     assert get_report(api_client).json() == {
         "response": [

@@ -3,7 +3,7 @@ import time
 import pytest
 from django.db import connections
 
-from deals.selectors import top_customers
+from deals.selectors import top_customers_report
 from project.postgresql.base import HEALTH_CHECK_IDLE_SECONDS
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def request_starts(database, idle_for: float) -> None:
 def test_a_connection_in_steady_use_is_not_pinged(database, pings):
     request_starts(database, idle_for=0)
 
-    top_customers()
+    top_customers_report()
 
     assert pings == []
 
@@ -45,8 +45,8 @@ def test_a_connection_in_steady_use_is_not_pinged(database, pings):
 def test_an_idle_connection_is_pinged_before_use(database, pings):
     request_starts(database, idle_for=IDLE)
 
-    top_customers()
-    top_customers()
+    top_customers_report()
+    top_customers_report()
 
     assert pings == ["ping"]
 

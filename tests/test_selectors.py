@@ -1,8 +1,10 @@
+import hashlib
 import io
+import json
 
 import pytest
 
-from deals.selectors import top_customers
+from deals.selectors import top_customers_report
 from deals.services import deals_replace_from_csv
 from tests.conftest import csv_bytes, get_report, post_csv
 
@@ -101,12 +103,18 @@ def test_quantity_does_not_multiply_the_total(api_client):
     assert report == [{"username": "anna", "spent_money": 100, "gems": []}]
 
 
-def test_selector_reads_the_materialized_view(deals_csv, expected_report):
+def test_selector_reads_the_rendered_report(deals_csv, expected_report):
     deals_replace_from_csv(file=io.BytesIO(deals_csv), filename="deals.csv")
 
-    report = top_customers()
+    report = top_customers_report()
 
-    assert [row["username"] for row in report.rows] == [
-        row["username"] for row in expected_report["response"]
-    ]
-    assert report.etag.startswith('"') and len(report.etag) == 34
+    assert json.loads(report.body) == expected_report
+    assert report.etag == f'"{hashlib.sha256(report.body.encode()).hexdigest()}"'
+
+
+def test_selector_reads_the_empty_report():
+    report = top_customers_report()
+
+    empty = b'{"response": []}'
+    assert report.body.encode() == empty
+    assert report.etag == f'"{hashlib.sha256(empty).hexdigest()}"'

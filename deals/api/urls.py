@@ -2,12 +2,20 @@ from django.urls import path
 
 from deals.api.views import ApiIndexApi, DealUploadApi, HealthApi, TopCustomersApi
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 class DealsApi(DealUploadApi, TopCustomersApi):
-    """GET and POST share one URL; each keeps its own view class and serializers."""
+    """GET and POST share one URL; each keeps its own view class, serializers and policies."""
 
     # APIView dispatches by method name, so the two parents combine without overlap.
     http_method_names = ["get", "post", "head", "options"]
+
+    def initial(self, request, *args, **kwargs):
+        # The per-request policies of the class that serves the method: the upload's token
+        # check for POST (and any other method), none for the public read.
+        serving = TopCustomersApi if request.method in READ_METHODS else DealUploadApi
+        serving.initial(self, request, *args, **kwargs)
 
 
 urlpatterns = [
