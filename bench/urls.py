@@ -1,32 +1,70 @@
-"""The product's URLs plus the constant view (benchmark only, never in project/urls.py)."""
+"""The product's URLs plus the reference views of the GET benchmark (never in project/urls.py).
 
+Each returns the canonical report's bytes (examples/deals.expected.json) with the headers the
+product sends, so that it differs from `GET /api/deals/` only by the work done per request:
+
+- constant-django: a plain Django view, no database: the ceiling of any Django view;
+- one-read: a plain Django view that first reads one row of the report view with a raw
+  cursor: the floor of any design that asks PostgreSQL once per request;
+- constant: a DRF APIView with the product's settings (policies, renderer) that renders a
+  constant dict: what DRF itself costs.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+from django.db import connection
+from django.http import HttpResponse
 from django.urls import path
+from psycopg2 import sql
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deals.models import TopCustomer
 from project import urls as product
 
-# The canonical report (examples/deals.expected.json): the same body GET serves, so
-# the ceiling differs from the real view only by the work done to compute the answer.
-CONSTANT_REPORT = {
-    "response": [
-        {"username": "resplendent", "spent_money": 451731, "gems": ["Рубин", "Сапфир", "Танзанит"]},
-        {"username": "bellwether", "spent_money": 217794, "gems": ["Петерсит", "Сапфир"]},
-        {"username": "uvulaperfly117", "spent_money": 120419, "gems": ["Петерсит", "Танзанит"]},
-        {"username": "braggadocio", "spent_money": 108957, "gems": ["Изумруд"]},
-        {"username": "turophile", "spent_money": 100132, "gems": ["Изумруд", "Рубин"]},
-    ]
+EXPECTED = Path(__file__).resolve().parent.parent / "examples" / "deals.expected.json"
+CANONICAL_BODY = EXPECTED.read_bytes().rstrip(b"\n")
+CANONICAL_REPORT = json.loads(CANONICAL_BODY)
+HEADERS = {
+    "ETag": f'"{hashlib.sha256(CANONICAL_BODY).hexdigest()}"',
+    "Cache-Control": "no-cache",
 }
+# Passed to the cursor as composed: psycopg2 quotes the identifier when it sends the query.
+ONE_ROW = sql.SQL("SELECT * FROM {} ORDER BY rank LIMIT 1").format(
+    sql.Identifier(TopCustomer._meta.db_table)
+)
+
+
+def constant_django(request):
+    return HttpResponse(
+        CANONICAL_BODY, content_type="application/json; charset=utf-8", headers=HEADERS
+    )
+
+
+def one_read(request):
+    with connection.cursor() as cursor:
+        cursor.execute(ONE_ROW)
+        cursor.fetchone()
+    return HttpResponse(
+        CANONICAL_BODY, content_type="application/json; charset=utf-8", headers=HEADERS
+    )
 
 
 class ConstantApi(APIView):
     """A DRF view with the product's settings (renderer, handlers) that returns a constant."""
 
     def get(self, request):
-        return Response(CONSTANT_REPORT)
+        return Response(CANONICAL_REPORT, headers=HEADERS)
 
 
-urlpatterns = [path("bench/constant/", ConstantApi.as_view()), *product.urlpatterns]
+urlpatterns = [
+    path("bench/constant-django/", constant_django),
+    path("bench/one-read/", one_read),
+    path("bench/constant/", ConstantApi.as_view()),
+    *product.urlpatterns,
+]
 handler400 = product.handler400
 handler403 = product.handler403
 handler404 = product.handler404

@@ -3,6 +3,7 @@
 The API, the admin and the management commands read through here, never the models directly.
 """
 
+import functools
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
@@ -23,10 +24,24 @@ class RenderedReport:
 def top_customers_report() -> RenderedReport:
     """The top-5 report of the last successful upload, rendered by PostgreSQL at the refresh.
 
-    One query reading one row; the body is the exact response, the ETag a hash of it.
+    One query reading the view's one row; the body is the exact response, the ETag a hash
+    of it.
     """
-    body, etag = TopCustomersJson.objects.values_list("body", "etag").get()
+    statement, params = _report_query()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        [(body, etag)] = cursor.fetchall()
     return RenderedReport(body=body, etag=etag)
+
+
+@functools.cache
+def _report_query() -> tuple[str, tuple]:
+    """The ORM's SQL for the report, compiled once per process.
+
+    Building and compiling a queryset costs more per request than the database round trip
+    itself (about 75-130 µs against 30 µs, bench/RESULTS.md), on the hottest path there is.
+    """
+    return TopCustomersJson.objects.values_list("body", "etag").query.sql_with_params()
 
 
 def items_bought() -> list[str]:

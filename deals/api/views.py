@@ -92,7 +92,7 @@ class TopCustomersApi(APIView):
     def get(self, request):
         report = top_customers_report()
         headers = {"ETag": report.etag, "Cache-Control": "no-cache"}
-        if _not_modified(request.headers.get("If-None-Match", ""), report.etag):
+        if _not_modified(request.META.get("HTTP_IF_NONE_MATCH", ""), report.etag):
             return HttpResponseNotModified(headers=headers)
         return HttpResponse(report.body, content_type=JSON_UTF8, headers=headers)
 
