@@ -1,13 +1,17 @@
-"""The deals-csv benchmark: floor vs end-to-end upload, worker memory, GET throughput.
+"""The deals-csv benchmark: floor vs end-to-end upload, step by step; worker memory; GET
+throughput against reference views, CPU per request; GET latency during an upload.
 
     .venv/bin/python bench/run.py            # 100k, 1M and 5M rows; about 15 minutes
     .venv/bin/python bench/run.py --quick    # 100k and 1M rows, one repetition, short GET runs
 
 In one run, on the same generated files (bench/data/, reused while the generator is
-unchanged): the floor (psql \\copy into an UNLOGGED typed table without constraints, plus the
-refresh of the same report views), the end-to-end upload through gunicorn over HTTP, the peak
-RSS of the worker that served it, GET throughput against a constant view, GET latency during a
-1M-row upload. Prints a table and writes bench/RESULTS.md.
+unchanged): the floor (psql \\copy into an UNLOGGED typed table without constraints, plus what
+the service runs after its load: ANALYZE and the refresh of the same report views), the
+end-to-end upload through gunicorn over HTTP with the time of each step from the upload's log
+line, the peak RSS of the worker that served it, GET throughput against a constant view and a
+one-read floor (interleaved), the CPU per request in-process (bench/request_cost.py), GET
+latency during a 1M-row upload. Prints the report and writes it into bench/RESULTS.md between
+its markers (the rest of that file is written by hand).
 """
 
 import argparse
@@ -27,6 +31,7 @@ from pathlib import Path
 import datagen
 import load
 import psycopg2
+import report
 from server import ROOT, Gunicorn, MemoryWatch
 
 BENCH = Path(__file__).resolve().parent
@@ -37,6 +42,25 @@ CUSTOMER_VARIANTS = (50, 100_000)
 TOKEN = "bench-upload-token"  # noqa: S105 - a throwaway server's
 COLUMNS = "customer, item, total, quantity, date"
 FLOOR_SCHEMA = "bench_floor"
+# What deals_replace_from_csv runs after its COPY and key rebuild (deals/services.py), in order,
+# named as in its log line: the floor runs the same.
+AFTER_LOAD = (
+    ("analyze", "ANALYZE deals_deal"),
+    ("deals_customer_totals", "REFRESH MATERIALIZED VIEW deals_customer_totals"),
+    ("deals_top_customers", "REFRESH MATERIALIZED VIEW CONCURRENTLY deals_top_customers"),
+    (
+        "deals_top_customers_json",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY deals_top_customers_json",
+    ),
+)
+# The report views of the floor: SQL file, and the unique index a concurrent refresh needs.
+FLOOR_VIEWS = (
+    ("deals_customer_totals", "customer_totals", "username"),
+    ("deals_top_customers", "top_customers", "rank"),
+    ("deals_top_customers_json", "top_customers_json", "etag"),
+)
+# The upload's log line (deals/services.py): "... duration=2.104s steps: copy=1.203s ..."
+UPLOAD_LINE = re.compile(r"upload (\d+) .*outcome=ok .*duration=([\d.]+)s steps: (.*)$")
 
 
 def main() -> None:
@@ -53,9 +77,9 @@ def main() -> None:
             _psql_admin(f"DROP DATABASE IF EXISTS {args.database}")
     context["duration_s"] = time.time() - started
     context["load_after"] = os.getloadavg()
-    report = _report(args, context, results)
-    print(report)
-    (BENCH / "RESULTS.md").write_text(report, encoding="utf-8")
+    text = report.markdown(args, context, results)
+    print(text)
+    report.write_between_markers(BENCH / "RESULTS.md", text)
     print(f"written {BENCH / 'RESULTS.md'}")
 
 
@@ -65,13 +89,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="100k+1M, 1 repetition, 3 s GETs")
     parser.add_argument("--repeat", type=int, default=3, help="uploads per file (median)")
     parser.add_argument("--get-seconds", type=float, default=10.0)
+    parser.add_argument("--get-rounds", type=int, default=3, help="interleaved GET rounds")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--database", default="deals_bench")
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.repeat, args.get_seconds = 1, 3.0
+        args.repeat, args.get_seconds, args.get_rounds = 1, 3.0, 1
     args.rows = args.rows or ("100000,1000000" if args.quick else "100000,1000000,5000000")
     args.rows = [int(size) for size in args.rows.split(",")]
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
@@ -99,6 +124,11 @@ def _machine() -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "postgres": _psql_admin("SELECT version()").split(" on ")[0],
+        "postgres_settings": _psql_admin(
+            "SELECT string_agg(name || ' ' || current_setting(name), ', ' ORDER BY name)"
+            " FROM pg_settings WHERE name IN ('wal_level', 'shared_buffers', 'work_mem',"
+            " 'maintenance_work_mem', 'max_wal_size', 'max_parallel_workers_per_gather')"
+        ),
         "versions": versions,
         "load_generator": load.generator_name(),
         "load_before": os.getloadavg(),
@@ -149,9 +179,7 @@ def _database_create(args) -> None:
 
 
 def _floor_create(args) -> None:
-    """An UNLOGGED typed table without key or constraints, and the same two report views."""
-    totals = (ROOT / "sql" / "customer_totals.sql").read_text()
-    top = (ROOT / "sql" / "top_customers.sql").read_text()
+    """An UNLOGGED typed table without key or constraints, and the same report views."""
     with psycopg2.connect(args.url) as connection, connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {FLOOR_SCHEMA}")
         cursor.execute(f"SET search_path = {FLOOR_SCHEMA}")
@@ -159,30 +187,43 @@ def _floor_create(args) -> None:
             'CREATE UNLOGGED TABLE deals_deal (customer text COLLATE "C", item text COLLATE "C",'
             " total numeric(15, 2), quantity integer, date timestamptz)"
         )
-        cursor.execute(f"CREATE MATERIALIZED VIEW deals_customer_totals AS {totals}")
-        cursor.execute("CREATE UNIQUE INDEX ON deals_customer_totals (username)")
-        cursor.execute(f"CREATE MATERIALIZED VIEW deals_top_customers AS {top}")
-        cursor.execute("CREATE UNIQUE INDEX ON deals_top_customers (rank)")
+        for view, sql_file, key in FLOOR_VIEWS:
+            body = (ROOT / "sql" / f"{sql_file}.sql").read_text()
+            cursor.execute(f"CREATE MATERIALIZED VIEW {view} AS {body}")
+            cursor.execute(f"CREATE UNIQUE INDEX ON {view} ({key})")
     connection.close()
 
 
 def _floor(args, path: Path) -> dict:
-    """psql \\copy of the file, ANALYZE, and the refreshes the service does; times in s."""
+    """psql \\copy of the file, then what the service runs after its load; seconds per step,
+    and the WAL the server wrote meanwhile (bytes)."""
+    steps = "\n".join(f"{statement};" for _, statement in AFTER_LOAD)
     script = f"""\\set ON_ERROR_STOP on
 SET search_path = {FLOOR_SCHEMA};
 TRUNCATE deals_deal;
 \\timing on
 \\copy deals_deal ({COLUMNS}) FROM '{path}' WITH (FORMAT csv, HEADER true)
-ANALYZE deals_deal;
-REFRESH MATERIALIZED VIEW deals_customer_totals;
-REFRESH MATERIALIZED VIEW CONCURRENTLY deals_top_customers;
+{steps}
 """
     command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", args.database, "-q"]
+    wal = _wal_position()
     output = subprocess.run(
         command, input=script, capture_output=True, text=True, check=True
     ).stdout
-    copy, *rest = [float(ms) / 1000 for ms in re.findall(r"Time: ([\d.]+) ms", output)]
-    return {"copy": copy, "refresh": sum(rest), "total": copy + sum(rest)}
+    wal = _wal_since(wal)
+    times = [float(ms) / 1000 for ms in re.findall(r"Time: ([\d.]+) ms", output)]
+    names = ["copy", *(name for name, _ in AFTER_LOAD)]
+    steps = dict(zip(names, times, strict=True))
+    return steps | {"total": sum(times), "wal": wal}
+
+
+def _wal_position() -> str:
+    return _psql_admin("SELECT pg_current_wal_lsn()")
+
+
+def _wal_since(position: str) -> int:
+    """Bytes of WAL the whole server wrote since `position` (other databases' too)."""
+    return int(float(_psql_admin(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{position}')")))
 
 
 # --- uploads -------------------------------------------------------------------------------
@@ -211,7 +252,8 @@ def _upload(args, path: Path) -> dict:
     connection.close()
     if response.status != 200:
         raise RuntimeError(f"upload of {path.name} answered {response.status}: {body[:300]!r}")
-    return {"seconds": elapsed, "rows": json.loads(body)["rows"]}
+    answer = json.loads(body)
+    return {"seconds": elapsed, "rows": answer["rows"], "upload_id": answer["upload_id"]}
 
 
 def _parts(head: bytes, file, tail: bytes):
@@ -221,32 +263,37 @@ def _parts(head: bytes, file, tail: bytes):
     yield tail
 
 
-def _service_seconds(args) -> float:
-    """How long the last upload spent in deals_replace_from_csv (after the multipart parse)."""
-    with psycopg2.connect(args.url) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT extract(epoch FROM finished_at - started_at) FROM deals_upload"
-            " ORDER BY id DESC LIMIT 1"
-        )
-        seconds = float(cursor.fetchone()[0])
-    connection.close()
-    return seconds
+def _upload_steps(server: Gunicorn, upload_id: int) -> dict:
+    """Seconds of each step of the upload, from its log line in the server's log: the steps
+    the service names, "service" (all of deals_replace_from_csv)."""
+    for line in reversed(server.log_path.read_text(encoding="utf-8").splitlines()):
+        match = UPLOAD_LINE.search(line)
+        if match and int(match[1]) == upload_id:
+            steps = {name: float(value) for name, value in re.findall(r"(\w+)=([\d.]+)s", match[3])}
+            return steps | {"service": float(match[2])}
+    raise RuntimeError(f"no log line for upload {upload_id} in {server.log_path}")
 
 
 def _measure_file(args, server: Gunicorn, file: dict) -> dict:
     runs = []
     for _ in range(args.repeat):
         watch = MemoryWatch(server.workers())
+        wal = _wal_position()
         upload = _upload(args, file["path"])
+        wal = _wal_since(wal)
         memory = watch.result()
         if upload["rows"] != file["rows"]:
             raise RuntimeError(f"{file['path'].name}: loaded {upload['rows']} rows")
-        runs.append(upload | memory | {"service": _service_seconds(args)})
+        steps = _upload_steps(server, upload["upload_id"])
+        # Before the service starts: the body's transfer and Django's multipart parse.
+        steps["http"] = upload["seconds"] - steps["service"]
+        runs.append(upload | memory | {"steps": steps, "wal": wal})
     seconds = [run["seconds"] for run in runs]
     return {
         "e2e": statistics.median(seconds),
         "e2e_all": seconds,
-        "service": statistics.median(run["service"] for run in runs),
+        "steps": {name: statistics.median(run["steps"][name] for run in runs) for name in steps},
+        "wal": statistics.median(run["wal"] for run in runs),
         "idle_mb": max(run["idle_mb"] for run in runs),
         "peak_mb": max(run["peak_mb"] for run in runs),
         "rss_delta_mb": max(run["peak_mb"] - run["idle_mb"] for run in runs),
@@ -268,22 +315,43 @@ def _during_upload(args, file: dict) -> dict:
 # --- GET -----------------------------------------------------------------------------------
 
 
+# The reference views (bench/urls.py) and the product's answers, run in this order each round.
+GET_TARGETS = ("constant-django", "one-read", "constant-drf", "get", "304")
+CEILINGS = ("constant-django", "one-read")
+
+
 def _get_figures(args) -> dict:
+    """Throughput of each target, median of interleaved rounds, and the median of each
+    round's ratio to the ceilings (neighbouring runs share the machine's load)."""
     _upload(args, CANONICAL)
     etag = _check_report(args)
-    targets = {
-        "ceiling": (f"{args.base}/bench/constant/", {}),
-        "get": (f"{args.base}/api/deals/", {}),
-        "304": (f"{args.base}/api/deals/", {"If-None-Match": etag}),
+    paths = {
+        "constant-django": ("/bench/constant-django/", {}),
+        "one-read": ("/bench/one-read/", {}),
+        "constant-drf": ("/bench/constant/", {}),
+        "get": ("/api/deals/", {}),
+        "304": ("/api/deals/", {"If-None-Match": etag}),
     }
-    rounds: dict[str, list[dict]] = {name: [] for name in targets}
-    for _ in range(1 if args.quick else 2):  # interleaved, so drift hits all three alike
-        for name, (url, headers) in targets.items():
+    rounds: dict[str, list[dict]] = {name: [] for name in GET_TARGETS}
+    for _ in range(args.get_rounds):
+        for name in GET_TARGETS:
+            path, headers = paths[name]
             rounds[name].append(
-                load.throughput(url, seconds=args.get_seconds, connections=16, headers=headers)
+                load.throughput(
+                    args.base + path, seconds=args.get_seconds, connections=16, headers=headers
+                )
             )
             print(f"  {name}: {rounds[name][-1]['rps']:.0f} req/s", flush=True)
-    return {name: _median_run(runs) for name, runs in rounds.items()}
+    figures = {name: _median_run(runs) for name, runs in rounds.items()}
+    for name, figure in figures.items():
+        figure["of"] = {
+            ceiling: statistics.median(
+                run["rps"] / reference["rps"]
+                for run, reference in zip(rounds[name], rounds[ceiling], strict=True)
+            )
+            for ceiling in CEILINGS
+        }
+    return figures
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -292,14 +360,30 @@ def _median_run(runs: list[dict]) -> dict:
     return result
 
 
+def _request_cost(args) -> dict:
+    """CPU per request in-process and what each DRF policy would add (bench/request_cost.py),
+    against the database as the GET runs left it (the canonical report)."""
+    env = os.environ | {
+        "DATABASE_URL": args.url,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_SECRET_KEY": "bench-only-not-a-secret",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, str(BENCH / "request_cost.py")]
+    output = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if output.returncode:
+        raise RuntimeError(f"request_cost.py failed: {output.stderr[-2000:]}")
+    return json.loads(output.stdout)
+
+
 def _check_report(args) -> str:
     """GET answers the canonical report, and 304 for its ETag; returns the ETag."""
     connection = http.client.HTTPConnection(args.host, args.port, timeout=10)
     connection.request("GET", "/api/deals/")
     response = connection.getresponse()
-    body, etag = json.loads(response.read()), response.getheader("ETag")
-    if body != json.loads(CANONICAL_REPORT.read_text(encoding="utf-8")):
-        raise RuntimeError("GET does not answer the canonical report")
+    body, etag = response.read(), response.getheader("ETag")
+    if body != CANONICAL_REPORT.read_bytes().rstrip(b"\n"):
+        raise RuntimeError("GET does not answer the canonical report's bytes")
     connection.request("GET", "/api/deals/", headers={"If-None-Match": etag})
     revalidated = connection.getresponse()
     revalidated.read()
@@ -331,171 +415,25 @@ def _run(args, files: list[dict]) -> dict:
             print(f"upload {file['path'].name}: {file['upload']['e2e']:.2f} s", flush=True)
         print("GET throughput, 16 connections:", flush=True)
         gets = _get_figures(args)
+        cost = _request_cost(args)
+        print(f"CPU per request: {cost['views']}", flush=True)
         during_file = _pick(files, 1_000_000, CUSTOMER_VARIANTS[-1])
         during = _during_upload(args, during_file)
         print(f"GET during upload: p99 {during['p99']:.1f} ms", flush=True)
     finally:
         server.stop()
-    return {"files": files, "gets": gets, "during": during, "during_file": during_file}
+    return {
+        "files": files,
+        "gets": gets,
+        "cost": cost,
+        "during": during,
+        "during_file": during_file,
+    }
 
 
 def _pick(files: list[dict], rows: int, customers: int) -> dict:
     same = [f for f in files if f["customers"] == customers]
     return min(same, key=lambda f: abs(f["rows"] - rows))
-
-
-# --- the report ----------------------------------------------------------------------------
-
-
-def _report(args, context: dict, results: dict) -> str:
-    files, gets, during = results["files"], results["gets"], results["during"]
-    lines = [
-        "# deals-csv benchmark results",
-        "",
-        f"Generated by `{' '.join(['python bench/run.py', *sys.argv[1:]])}` on "
-        f"{context['date']}, in {context['duration_s'] / 60:.1f} min.",
-        "",
-        *_machine_lines(context),
-        "",
-        "## Uploads: floor vs end-to-end",
-        "",
-        *_upload_table(files, args.repeat),
-        "",
-        *_flatness_lines(files),
-        "",
-        "## GET /api/deals/",
-        "",
-        *_get_table(gets, args),
-        "",
-        *_during_lines(during, results["during_file"]),
-        "",
-        "## Targets",
-        "",
-        *_target_lines(files, gets, during),
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _machine_lines(context: dict) -> list[str]:
-    versions = ", ".join(f"{name} {version}" for name, version in context["versions"].items())
-    before = " / ".join(f"{value:.1f}" for value in context["load_before"])
-    after = " / ".join(f"{value:.1f}" for value in context["load_after"])
-    return [
-        f"- Machine: {context['cpu']}, {context['cores']} cores, "
-        f"{context['memory_gb']:.0f} GB RAM, Linux {context['kernel']}",
-        "- Shared: other engineers ran test suites on the same 2 cores during the run "
-        f"(load average 1/5/15 min: {before} at the start, {after} at the end); "
-        "figures are noisier than on an idle machine.",
-        f"- {context['postgres']} (default settings), Python {context['python']}, {versions}",
-        f"- Server: gunicorn with {context['gunicorn']}, DEBUG off, against a fresh database",
-        f"- Load generator: {context['load_generator']}",
-    ]
-
-
-def _upload_table(files: list[dict], repeat: int) -> list[str]:
-    lines = [
-        "| rows | customers | MB | floor: copy + refresh = total (s) | upload end-to-end "
-        f"(s, median of {repeat}) | in service (s) | upload / floor | µs per row "
-        "| worker RSS idle → peak (MB) |",
-        "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for file in files:
-        floor, upload = file["floor"], file["upload"]
-        lines.append(
-            f"| {file['rows']:,} | {file['customers']:,} "
-            f"| {file['path'].stat().st_size / 1e6:.0f} "
-            f"| {floor['copy']:.2f} + {floor['refresh']:.2f} = {floor['total']:.2f} "
-            f"| {upload['e2e']:.2f} | {upload['service']:.2f} "
-            f"| **{upload['e2e'] / floor['total']:.2f}x** "
-            f"| {upload['e2e'] / file['rows'] * 1e6:.2f} "
-            f"| {upload['idle_mb']:.0f} → {upload['peak_mb']:.0f} "
-            f"(+{upload['rss_delta_mb']:.1f}) |"
-        )
-    lines += [
-        "",
-        "Floor: `psql \\copy` into an UNLOGGED table with typed columns and no key or "
-        "constraints, `ANALYZE`, then the refresh of the same two report views (plain, then "
-        "`CONCURRENTLY`). End-to-end: `POST /api/deals/` multipart over HTTP, streamed from "
-        "disk, until the answer is read. *In service*: `deals_replace_from_csv` alone "
-        "(`deals_upload.finished_at - started_at`); the rest is the HTTP transfer and "
-        "Django's multipart parse into a temporary file. RSS: the worker that served the "
-        "upload, before it and at its peak (kernel's VmHWM, reset before each upload, and "
-        "10 ms polling), the largest of the runs.",
-    ]
-    return lines
-
-
-def _flatness_lines(files: list[dict]) -> list[str]:
-    lines = []
-    for customers in CUSTOMER_VARIANTS:
-        same = sorted((f for f in files if f["customers"] == customers), key=lambda f: f["rows"])
-        if len(same) < 2:
-            continue
-        per_row = [f["upload"]["e2e"] / f["rows"] * 1e6 for f in same]
-        spread = max(per_row) / min(per_row)
-        sizes = " → ".join(
-            f"{f['rows']:,}: {us:.2f} µs" for f, us in zip(same, per_row, strict=True)
-        )
-        lines.append(
-            f"- Time per row, {customers:,} customers: {sizes} (largest / smallest "
-            f"**{spread:.2f}**)"
-        )
-    return lines
-
-
-def _get_table(gets: dict, args) -> list[str]:
-    ceiling = gets["ceiling"]["rps"]
-    names = {
-        "ceiling": "constant DRF view (ceiling)",
-        "get": "`GET /api/deals/` (200, 5 rows)",
-        "304": "`GET /api/deals/` + `If-None-Match` (304)",
-    }
-    rounds = 1 if args.quick else 2
-    lines = [
-        f"16 keep-alive connections, {args.get_seconds:g} s per run, {rounds} interleaved "
-        "round(s), median.",
-        "",
-        "| endpoint | requests/s | of ceiling | p50 (ms) | p99 (ms) | max (ms) | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for key, name in names.items():
-        run = gets[key]
-        lines.append(
-            f"| {name} | {run['rps']:.0f} | **{run['rps'] / ceiling:.0%}** | {run['p50']:.1f} "
-            f"| {run['p99']:.1f} | {run['max']:.1f} | {run['errors']:.0f} |"
-        )
-    return lines
-
-
-def _during_lines(during: dict, file: dict) -> list[str]:
-    return [
-        f"During the upload of {file['rows']:,} rows ({file['customers']:,} customers; "
-        f"{during['upload_s']:.2f} s under this load), {during['connections']} keep-alive "
-        f"readers each sending a GET every {during['pause_ms']:.0f} ms: "
-        f"{during['requests']} GETs, p50 **{during['p50']:.1f} ms**, p99 "
-        f"**{during['p99']:.1f} ms**, max {during['max']:.1f} ms, "
-        f"**{during['errors']} errors**.",
-    ]
-
-
-def _target_lines(files: list[dict], gets: dict, during: dict) -> list[str]:
-    million = [f for f in files if f["rows"] == 1_000_000]
-    ratios = ", ".join(
-        f"{f['upload']['e2e'] / f['floor']['total']:.2f}x ({f['customers']:,} customers)"
-        for f in million
-    )
-    rss = max(f["upload"]["rss_delta_mb"] for f in files)
-    ceiling = gets["ceiling"]["rps"]
-    return [
-        f"- 1M-row upload ≤ 2.0x floor (stretch 1.5x): {ratios or 'not measured (no 1M file)'}",
-        "- time per row flat from 100k to 5M within 25%: see the spreads above (≤ 1.25)",
-        f"- worker peak RSS ≤ idle + 30 MB: largest increase +{rss:.1f} MB",
-        f"- GET ≥ 80% of the ceiling: {gets['get']['rps'] / ceiling:.0%}; "
-        f"304 ≥ 90%: {gets['304']['rps'] / ceiling:.0%}",
-        f"- during a 1M upload, GET p99 < 100 ms and no errors: p99 {during['p99']:.1f} ms, "
-        f"{during['errors']} errors",
-    ]
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ class Gunicorn:
     """`gunicorn -c project/gunicorn.py project.wsgi:application`, as production runs it."""
 
     def __init__(self, *, host: str, port: int, database_url: str, log: Path, token: str):
-        self.host, self.port = host, port
+        self.host, self.port, self.log_path = host, port, log
         env = os.environ | {
             "DATABASE_URL": database_url,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DJANGO_SECRET_KEY": "bench-only-not-a-secret",
             "DJANGO_DEBUG": "0",
-            "DJANGO_LOG_LEVEL": "WARNING",
+            "DJANGO_LOG_LEVEL": "INFO",  # each upload's line, with the time of each step
             "DEALS_UPLOAD_TOKEN": token,
             "GUNICORN_BIND": f"{host}:{port}",
         }
