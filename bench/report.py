@@ -17,7 +17,6 @@ STEP_NAMES = {
     "lock": "advisory lock (no other upload waiting)",
     "copy": "`COPY` (validated stream; after `TRUNCATE`, key dropped)",
     "key": "primary key rebuilt",
-    "analyze": "`ANALYZE`",
     "deals_customer_totals": "refresh `deals_customer_totals`",
     "deals_top_customers": "refresh `deals_top_customers` (concurrently)",
     "deals_top_customers_json": "refresh `deals_top_customers_json` (concurrently)",
@@ -122,8 +121,8 @@ def _upload_table(files: list[dict], repeat: int) -> list[str]:
     lines += [
         "",
         "Floor: `psql \\copy` into an UNLOGGED table with typed columns and no key or "
-        "constraints, then what the service runs after its load (`ANALYZE`, the refresh of "
-        "the same three report views). End-to-end: `POST /api/deals/` multipart over HTTP, "
+        "constraints, then what the service runs after its load: the refresh of the same "
+        "three report views. End-to-end: `POST /api/deals/` multipart over HTTP, "
         "streamed from disk, until the answer is read. WAL: what the whole server wrote "
         "meanwhile (other databases' writes included on a shared server). RSS: the worker "
         "that served the upload, before it and at its peak (kernel's VmHWM, reset before each "

@@ -6,7 +6,7 @@ throughput against reference views, CPU per request; GET latency during an uploa
 
 In one run, on the same generated files (bench/data/, reused while the generator is
 unchanged): the floor (psql \\copy into an UNLOGGED typed table without constraints, plus what
-the service runs after its load: ANALYZE and the refresh of the same report views), the
+the service runs after its load: the refresh of the same report views), the
 end-to-end upload through gunicorn over HTTP with the time of each step from the upload's log
 line, the peak RSS of the worker that served it, GET throughput against a constant view and a
 one-read floor (interleaved), the CPU per request in-process (bench/request_cost.py), GET
@@ -45,7 +45,6 @@ FLOOR_SCHEMA = "bench_floor"
 # What deals_replace_from_csv runs after its COPY and key rebuild (deals/services.py), in order,
 # named as in its log line: the floor runs the same.
 AFTER_LOAD = (
-    ("analyze", "ANALYZE deals_deal"),
     ("deals_customer_totals", "REFRESH MATERIALIZED VIEW deals_customer_totals"),
     ("deals_top_customers", "REFRESH MATERIALIZED VIEW CONCURRENTLY deals_top_customers"),
     (

@@ -93,8 +93,9 @@ class CustomerTotalAdmin(ReadOnlyAdmin):
 class EstimatedCountPaginator(Paginator):
     """Counts a large unfiltered table from the planner's statistics instead of COUNT(*).
 
-    The deals table can hold millions of rows; every upload ANALYZEs it, so the estimate is
-    as fresh as the data. Filtered lists (a search, an item) are counted exactly.
+    The deals table can hold millions of rows; every upload rebuilds its primary key, which
+    counts them, so the estimate is exact after each upload. Filtered lists (a search, an
+    item) are counted exactly.
     """
 
     @cached_property

@@ -140,9 +140,11 @@ def _replace(upload: Upload, file: MeasuredFile, progress: Callable[[int], None]
         with _primary_key_dropped(cursor):
             upload.rows = _copy(cursor, stream)
             laps.lap("copy")
+        # No ANALYZE: the refreshes' plans do not depend on the deals' statistics (their
+        # aggregation sorts whatever the estimates), the key rebuild has just counted the rows
+        # into pg_class.reltuples (the admin's estimate), and autovacuum analyzes the new
+        # rows after the commit for anyone else.
         laps.lap("key")
-        cursor.execute(_composed(sql.SQL("ANALYZE {}").format(_deal_table())))
-        laps.lap("analyze")
         _refresh_reports(laps)
         upload.size, upload.sha256 = stream.size, stream.sha256
         upload.status, upload.finished_at, upload.error = Upload.Status.OK, timezone.now(), ""
@@ -152,10 +154,16 @@ def _replace(upload: Upload, file: MeasuredFile, progress: Callable[[int], None]
 
 
 def _copy(cursor, stream: ValidatedCsv) -> int:
+    """COPY the checked stream into the deals table, truncated earlier in this transaction.
+
+    FREEZE writes the rows frozen and all-visible, as the table was truncated in this
+    (sub)transaction: no vacuum pass nor hint-bit writes over the whole table after the
+    commit. TRUNCATE already makes the table's contents switch for every reader at once.
+    """
     columns = [Deal._meta.get_field(name).column for name in stream.columns]
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-        _deal_table(), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
+    statement = sql.SQL(
+        "COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, FREEZE true)"
+    ).format(_deal_table(), sql.SQL(", ").join(map(sql.Identifier, columns)))
     try:
         with connection.wrap_database_errors, ReadAhead(stream) as feed:
             cursor.copy_expert(statement, feed)

@@ -189,7 +189,7 @@ def test_import_logs_one_line(deals_file, caplog):
 
     pk = Upload.objects.get().pk
     line = f"upload {pk} file='deals.csv' outcome=ok rows=767 bytes=46952 duration=Ns"
-    line += " steps: lock=Ns copy=Ns key=Ns analyze=Ns deals_customer_totals=Ns"
+    line += " steps: lock=Ns copy=Ns key=Ns deals_customer_totals=Ns"
     line += " deals_top_customers=Ns deals_top_customers_json=Ns commit=Ns"
     assert upload_log(caplog) == (logging.INFO, line)
 

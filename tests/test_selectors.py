@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from deals.selectors import top_customers_report
+from deals.selectors import table_row_estimate, top_customers_report
 from deals.services import deals_replace_from_csv
 from tests.conftest import csv_bytes, get_report, post_csv
 
@@ -118,3 +118,9 @@ def test_selector_reads_the_empty_report():
     empty = b'{"response": []}'
     assert report.body.encode() == empty
     assert report.etag == f'"{hashlib.sha256(empty).hexdigest()}"'
+
+
+def test_row_estimate_of_the_deals_is_exact_after_an_upload(deals_csv):
+    deals_replace_from_csv(file=io.BytesIO(deals_csv), filename="deals.csv")
+
+    assert table_row_estimate("deals_deal") == 767

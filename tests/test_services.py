@@ -52,6 +52,20 @@ def test_deals_are_stored_exactly(deals_csv):
 
 
 @pytest.mark.django_db
+def test_deals_are_loaded_frozen_so_no_vacuum_pass_follows(deals_csv):
+    replace(deals_csv)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass",
+            [Deal._meta.db_table],
+        )
+        pages, all_visible = cursor.fetchone()
+    assert pages > 0
+    assert all_visible == pages
+
+
+@pytest.mark.django_db
 def test_dates_with_offsets_are_stored_in_utc():
     replace(
         csv_bytes(HEADER, "a,Opal,1,1,2018-12-14T08:29:52+03:00", "b,Opal,1,1,2018-12-14 08:29:52Z")
