@@ -273,24 +273,40 @@ def _upload_steps(server: Gunicorn, upload_id: int) -> dict:
     raise RuntimeError(f"no log line for upload {upload_id} in {server.log_path}")
 
 
-def _measure_file(args, server: Gunicorn, file: dict) -> dict:
-    runs = []
+def _measure_file(args, server: Gunicorn, file: dict) -> None:
+    """The floor and the upload of `file`, alternately `args.repeat` times: medians of each
+    into file["floor"] and file["upload"], the median of each pair's ratio in file["ratio"]."""
+    floors, uploads = [], []
     for _ in range(args.repeat):
-        watch = MemoryWatch(server.workers())
-        wal = _wal_position()
-        upload = _upload(args, file["path"])
-        wal = _wal_since(wal)
-        memory = watch.result()
-        if upload["rows"] != file["rows"]:
-            raise RuntimeError(f"{file['path'].name}: loaded {upload['rows']} rows")
-        steps = _upload_steps(server, upload["upload_id"])
-        # Before the service starts: the body's transfer and Django's multipart parse.
-        steps["http"] = upload["seconds"] - steps["service"]
-        runs.append(upload | memory | {"steps": steps, "wal": wal})
-    seconds = [run["seconds"] for run in runs]
+        floors.append(_floor(args, file["path"]))
+        uploads.append(_upload_run(args, server, file))
+    file["floor"] = {key: statistics.median(run[key] for run in floors) for key in floors[0]}
+    file["upload"] = _upload_medians(uploads)
+    file["ratio"] = statistics.median(
+        upload["seconds"] / floor["total"] for floor, upload in zip(floors, uploads, strict=True)
+    )
+
+
+def _upload_run(args, server: Gunicorn, file: dict) -> dict:
+    """One upload of `file` over HTTP: seconds, steps, WAL and the worker's memory."""
+    watch = MemoryWatch(server.workers())
+    wal = _wal_position()
+    upload = _upload(args, file["path"])
+    wal = _wal_since(wal)
+    memory = watch.result()
+    if upload["rows"] != file["rows"]:
+        raise RuntimeError(f"{file['path'].name}: loaded {upload['rows']} rows")
+    steps = _upload_steps(server, upload["upload_id"])
+    # Before the service starts: the body's transfer and Django's multipart parse.
+    steps["http"] = upload["seconds"] - steps["service"]
+    return upload | memory | {"steps": steps, "wal": wal}
+
+
+def _upload_medians(runs: list[dict]) -> dict:
+    steps = runs[0]["steps"]
     return {
-        "e2e": statistics.median(seconds),
-        "e2e_all": seconds,
+        "e2e": statistics.median(run["seconds"] for run in runs),
+        "e2e_all": [run["seconds"] for run in runs],
         "steps": {name: statistics.median(run["steps"][name] for run in runs) for name in steps},
         "wal": statistics.median(run["wal"] for run in runs),
         "idle_mb": max(run["idle_mb"] for run in runs),
@@ -396,10 +412,6 @@ def _check_report(args) -> str:
 
 
 def _run(args, files: list[dict]) -> dict:
-    for file in files:
-        runs = [_floor(args, file["path"]) for _ in range(args.repeat)]
-        file["floor"] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-        print(f"floor {file['path'].name}: {file['floor']['total']:.2f} s", flush=True)
     server = Gunicorn(
         host=args.host,
         port=args.port,
@@ -410,8 +422,12 @@ def _run(args, files: list[dict]) -> dict:
     try:
         _upload(args, CANONICAL)  # warm-up: imports, connections, first allocations
         for file in files:
-            file["upload"] = _measure_file(args, server, file)
-            print(f"upload {file['path'].name}: {file['upload']['e2e']:.2f} s", flush=True)
+            _measure_file(args, server, file)
+            print(
+                f"{file['path'].name}: floor {file['floor']['total']:.2f} s, upload "
+                f"{file['upload']['e2e']:.2f} s, {file['ratio']:.2f}x",
+                flush=True,
+            )
         print("GET throughput, 16 connections:", flush=True)
         gets = _get_figures(args)
         cost = _request_cost(args)
