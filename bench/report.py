@@ -163,7 +163,7 @@ def _steps_tables(files: list[dict]) -> list[str]:
             f"floor, {f['customers']:,} c. | upload, {f['customers']:,} c." for f in same
         )
         lines += ["", f"{rows:,} rows:", "", header + " |", "| --- |" + " ---: |" * 2 * len(same)]
-        steps = [_upload_steps(f) for f in same]
+        steps = [f["upload"]["steps"] for f in same]
         for name, label in STEP_NAMES.items():
             cells = []
             for file, upload in zip(same, steps, strict=True):
@@ -174,14 +174,6 @@ def _steps_tables(files: list[dict]) -> list[str]:
             totals += [f"**{file['floor']['total']:.2f}**", f"**{file['upload']['e2e']:.2f}**"]
         lines.append("| total | " + " | ".join(totals) + " |")
     return lines
-
-
-def _upload_steps(file: dict) -> dict:
-    """The logged steps, "start" (the service's time outside them) and "http"."""
-    steps = dict(file["upload"]["steps"])
-    service = steps.pop("service")
-    steps["start"] = service - sum(v for k, v in steps.items() if k != "http")
-    return steps
 
 
 def _seconds(value: float | None) -> str:
