@@ -149,6 +149,7 @@ class TopCustomer(pg.ReadOnlyMaterializedView):
     def __str__(self) -> str:
         return f"#{self.rank} {_short(self.username)}"
 
+
 class TopCustomersJson(pg.ReadOnlyMaterializedView):
     """The answer of GET /api/deals/ as served: its JSON body and ETag (one row, refreshed by
     each upload after the top view, so that a request does no rendering)."""

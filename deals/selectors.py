@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import Func, QuerySet, TextField
 
-from deals.models import CustomerTotal, TopCustomersJson
+from deals.models import CustomerTotal, TopCustomer, TopCustomersJson
 
 
 @dataclass(frozen=True)
