@@ -183,8 +183,8 @@ def _seconds(value: float | None) -> str:
 def _get_table(gets: dict, args) -> list[str]:
     lines = [
         f"16 keep-alive connections, {args.get_seconds:g} s per run, {args.get_rounds} "
-        "interleaved round(s); requests/s is the median of the rounds, a ratio the median of "
-        "each round's ratio.",
+        "interleaved round(s), each starting one endpoint later than the one before; "
+        "requests/s is the median of the rounds, a ratio the median of each round's ratio.",
         "",
         "| endpoint | requests/s | of constant | of one-read floor | p50 (ms) | p99 (ms) "
         "| max (ms) | errors |",
