@@ -33,13 +33,18 @@ def throughput(url: str, *, seconds: float, connections: int, headers=None) -> d
     return _python_load(url, seconds, connections, headers or {})
 
 
-def _wrk(url: str, seconds: float, connections: int, headers: dict) -> dict:
+def _wrk(url: str, seconds: float, connections: int, headers: dict, tries: int = 3) -> dict:
     # One wrk thread drives 16 connections easily; the other core is left to the server.
     command = [WRK, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
     for name, value in headers.items():
         command[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
+    if "99" not in percentiles:
+        # Seen once on a loaded machine: no latency distribution printed. Run it again.
+        if tries > 1:
+            return _wrk(url, seconds, connections, headers, tries - 1)
+        raise RuntimeError(f"wrk printed no latency distribution:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     sockets = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
     socket_errors = sum(int(n) for n in re.findall(r"\d+", sockets[1])) if sockets else 0
