@@ -166,3 +166,5 @@ class TopCustomersJson(pg.ReadOnlyMaterializedView):
     class Meta:
         managed = False
         db_table = "deals_top_customers_json"
+        # No admin page (deals_top_customers shows the same report): nothing to permit.
+        default_permissions = ()
