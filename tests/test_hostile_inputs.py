@@ -152,6 +152,23 @@ FILE_CASES = {
         lines(HEADER, GOOD, "Customer, Item, Total, Quantity, Date", GOOD),
         "line 3: repeats the header line (two files joined?); remove it",
     ),
+    # The hostile review's findings: refused with the real cause.
+    "CRLF file whose last line lost its LF": (
+        lines(HEADER, GOOD, newline="\r\n") + (GOOD + "\r").encode(),
+        f"line 3: the last line ends with CR, not CRLF or LF; {SAVE_LINE_BREAKS}",
+    ),
+    "a carriage return inside the header": (
+        lines("cust\romer,item,total,quantity,date", GOOD),
+        f"line 1: a carriage return (CR) inside the line; {SAVE_LINE_BREAKS}",
+    ),
+    "a second sep=, line": (
+        lines("sep=,", "sep=,", HEADER, GOOD),
+        "line 2: a 'sep=,' line may only be the first line; remove it",
+    ),
+    "Excel's empty rows before a deal": (
+        lines(HEADER, GOOD, ",,,,", ",,,,", GOOD),
+        "line 3: empty row (only commas); empty rows may only follow the last deal",
+    ),
     "Excel sep=; line": (
         lines("sep=;", "customer;item;total;quantity;date", "ann;Ruby;5;1;2018-12-14"),
         "line 1: the file declares ';' as its separator (sep=;); save it as comma-separated",
@@ -214,7 +231,10 @@ BAD_VALUES = [
     ("total", "1e3", TOTAL_PROBLEM),
     ("total", '"12,5"', TOTAL_PROBLEM),
     ("total", "1000000000000.01", "is over 1000000000000"),
+    ("total", "00001000000000000.01", "is over 1000000000000"),
+    ("total", ".5", TOTAL_PROBLEM),
     ("quantity", "0", QUANTITY_PROBLEM),
+    ("quantity", "000", QUANTITY_PROBLEM),
     ("quantity", "-3", QUANTITY_PROBLEM),
     ("quantity", "1.5", QUANTITY_PROBLEM),
     ("quantity", "2147483648", "is out of range (at most 2147483647)"),
@@ -226,6 +246,9 @@ BAD_VALUES = [
     ("quantity", "1 ", QUANTITY_PROBLEM),
     ("customer", '" \t"', "is empty"),
     ("date", "2018-02-30 08:29:52", "is not a valid date and time"),
+    # Offsets PostgreSQL refuses (over ±15:59) are refused by the same rule as other bad dates.
+    ("date", "2018-12-14 08:29:52+16:00", DATE_PROBLEM),
+    ("date", "2018-12-14 08:29:52-23:59", DATE_PROBLEM),
 ]
 
 

@@ -73,7 +73,9 @@ class ValidatedCsv:
         header, self._pending = self._read_header()
         self.columns, self._newline = parse_header(header, self.lines_before_header + 1)
         self._next_line = self.lines_before_header + 2  # the first line not yet handed over
-        self._blank_from: int | None = None  # the first of the empty lines held back
+        # The first of the empty lines (or rows of only commas) held back, and what it is.
+        self._blank_from: int | None = None
+        self._blank_kind = fmt.EMPTY_LINE
         self._chunk_re = fmt.chunk_regex(self.columns, self._newline)
         self._line_re = fmt.line_regex(self.columns)
         self._trimming = fmt.trimming(self.columns, self._newline)
@@ -137,9 +139,8 @@ class ValidatedCsv:
             buffer += data
         cut = buffer.find(b"\n") + 1 or len(buffer)
         line = buffer[:cut]
-        if b"\r" in _content(line):  # before the length: a CR-only file is one long "line"
-            problem = fmt.DOUBLED_CR if line.endswith(b"\r\r\n") else fmt.CR_ONLY
-            raise fmt.at_line(number, problem)
+        if b"\r" in _without_break(line):  # before the length: a CR-only file is one long "line"
+            raise fmt.at_line(number, _header_cr_problem(line))
         if cut > MAX_LINE_BYTES:
             raise fmt.line_too_long(number, MAX_LINE_BYTES)
         return line, buffer[cut:]
@@ -164,10 +165,12 @@ class ValidatedCsv:
         while start < len(body):
             end = body.find(b"\n", start) + 1 or len(body)
             line = body[start:end]
-            if not line.strip(BLANK_LINE):
-                self._blank_from = self._blank_from or self._next_line
+            empty = _empty(line)
+            if empty:
+                if self._blank_from is None:
+                    self._blank_from, self._blank_kind = self._next_line, empty
             elif self._blank_from is not None:  # empty lines are allowed at the end only
-                self.error = fmt.at_line(self._blank_from, "empty line")
+                self.error = fmt.at_line(self._blank_from, self._blank_kind)
             else:
                 checked = self._checked_line(line, self._next_line)
                 if checked is None:
@@ -194,7 +197,8 @@ class ValidatedCsv:
             return line
         trimmed = trimmed_line(content, self.columns)
         if trimmed is None:
-            self.error = line_problem(content, number, self.columns)
+            ended = len(content) < len(line)
+            self.error = line_problem(content, number, self.columns, ended=ended)
             return None
         return trimmed + line[len(content) :]
 
@@ -255,13 +259,57 @@ class ReadAhead:
                 continue
 
 
-# What an empty line at the end of the file may hold: blanks, and a line break of any kind.
+# What an empty line at the end of the file may hold: blanks, and a line break of any kind;
+# an empty row (Excel's `,,,,` below the last deal) commas too.
 BLANK_LINE = fmt.BLANKS + b"\r\n"
+EMPTY_ROW = BLANK_LINE + b","
+
+
+def _empty(line: bytes) -> str | None:
+    """What kind of empty line this is (an empty line, a row of only commas), or None."""
+    if not line.strip(BLANK_LINE):
+        return fmt.EMPTY_LINE
+    if not line.strip(EMPTY_ROW):
+        return fmt.EMPTY_ROW
+    return None
 
 
 def _content(line: bytes) -> bytes:
     """The line without its break (LF or CRLF)."""
     return line.removesuffix(b"\n").removesuffix(b"\r")
+
+
+def _without_break(line: bytes) -> bytes:
+    """The line without its LF or CRLF; a CR not followed by LF stays."""
+    return line.removesuffix(b"\n").removesuffix(b"\r") if line.endswith(b"\n") else line
+
+
+def cr_problem(content: bytes, *, ended: bool) -> str:
+    """Why a line (`content`: without its LF or CRLF; `ended`: it had one) holds a CR."""
+    if content.endswith(b"\r") and content.count(b"\r") == 1:
+        return fmt.DOUBLED_CR if ended else fmt.LAST_CR
+    return fmt.CR_INSIDE
+
+
+def _header_cr_problem(line: bytes) -> str:
+    """Why the first line holds a CR. No LF in it, or a whole header before its first CR: the
+    file breaks its lines with CR alone (old Mac CSV), rather than a CR inside a line."""
+    ended = line.endswith(b"\n")
+    content = _without_break(line)
+    problem = cr_problem(content, ended=ended)
+    before_cr = content.removeprefix(BOM).split(b"\r", 1)[0]
+    if problem == fmt.CR_INSIDE and (not ended or _names_the_columns(before_cr)):
+        return fmt.CR_ONLY
+    return problem
+
+
+def _names_the_columns(content: bytes) -> bool:
+    """Whether the line is a header: the five column names, in any order and case."""
+    try:
+        names = sorted(fmt.column_name(field) for field in split_fields(content))
+    except (FieldError, UnicodeDecodeError):
+        return False
+    return names == sorted(fmt.COLUMNS)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -308,22 +356,24 @@ def trimmed_line(content: bytes, columns: tuple[str, ...]) -> bytes | None:
     return b",".join(written)
 
 
-def line_problem(content: bytes, number: int, columns: tuple[str, ...]) -> fmt.CsvError:
-    """Say precisely why one line (without its line break) is not a valid deal."""
+def line_problem(
+    content: bytes, number: int, columns: tuple[str, ...], *, ended: bool = True
+) -> fmt.CsvError:
+    """Say precisely why one line (without its line break; `ended`: it had one, it is not the
+    file's unterminated last line) is not a valid deal."""
     if not content.strip():
-        return fmt.at_line(number, "empty line")
+        return fmt.at_line(number, fmt.EMPTY_LINE)
     if b"\x00" in content:
         return fmt.at_line(number, "contains a NUL byte")
-    if b"\r" in content:  # one CR left before the break: CR CR LF; others: CR-only breaks
-        doubled = content.endswith(b"\r") and content.count(b"\r") == 1
-        return fmt.at_line(number, fmt.DOUBLED_CR if doubled else fmt.CR_INSIDE)
+    if b"\r" in content:
+        return fmt.at_line(number, cr_problem(content, ended=ended))
     if fmt.SEPARATOR_DECLARATION.fullmatch(content):
         return fmt.at_line(number, fmt.SEPARATOR_LINE)
     try:
         fields = split_fields(content)
     except FieldError as exc:
         return fmt.at_line(number, exc.describe(columns))
-    if sorted(fmt.column_name(field) for field in fields) == sorted(fmt.COLUMNS):
+    if _names_the_columns(content):
         return fmt.at_line(number, fmt.REPEATED_HEADER)
     if len(fields) != len(columns):
         return fmt.at_line(number, f"expected {len(columns)} fields, found {len(fields)}")
@@ -344,6 +394,8 @@ def parse_header(line: bytes, number: int = 1) -> tuple[tuple[str, ...], bytes]:
     content = _content(line.removeprefix(BOM))
     if not content.strip():
         raise fmt.no_header(number)
+    if fmt.SEPARATOR_DECLARATION.fullmatch(content):  # Excel's line again, after the first
+        raise fmt.at_line(number, fmt.SEPARATOR_LINE)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:

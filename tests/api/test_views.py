@@ -155,6 +155,16 @@ def pad_every_other(data: bytes, column: int, before: bytes, after: bytes) -> by
             lambda data: pad_every_other(pad_every_other(data, 0, b'"  ', b'"'), 1, b'"', b' "'),
             id="quoted values with spaces inside the quotes",
         ),
+        pytest.param(lambda data: data + b",,,,\r\n,,,,\r\n", id="Excel's empty rows at the end"),
+        pytest.param(
+            lambda data: data + b"\r\n,,,,\r\n , ,,,", id="empty lines and rows at the end"
+        ),
+        pytest.param(
+            lambda data: pad_every_other(
+                pad_every_other(data, 2, b"0000000000", b""), 3, b"0", b""
+            ),
+            id="leading zeros in totals and quantities",
+        ),
     ],
 )
 def test_field_variants_give_the_canonical_report(api_client, deals_csv, expected_report, variant):

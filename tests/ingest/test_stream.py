@@ -181,7 +181,24 @@ def test_mixed_line_endings():
 
 
 @pytest.mark.parametrize(
-    "total", ["0", "612", "612.5", "612.50", "0.01", "1000000000000", "1000000000000.00", '"612"']
+    "total",
+    [
+        "0",
+        "612",
+        "612.5",
+        "612.50",
+        "0.01",
+        "1000000000000",
+        "1000000000000.00",
+        '"612"',
+        # Leading zeros: the value counts, not the digits.
+        "007",
+        "00",
+        "00.50",
+        "0000000000001",
+        "000999999999999.99",
+        "0001000000000000",
+    ],
 )
 def test_valid_total(total):
     assert error_of(lines(HEADER, f"bob,Ruby,{total},1,2018-12-14 08:29:52")) is None
@@ -202,6 +219,8 @@ def test_valid_total(total):
         "1e3",
         "1.123",
         ".5",
+        "0.",
+        "00.",
         "5.",
         "0x10",
         "\uff11\uff12",
@@ -213,18 +232,21 @@ def test_invalid_total(total):
     assert error_of(content) == f"line 2: total {total!r} {NOT_TOTAL}"
 
 
-def test_total_over_the_limit():
-    content = lines(HEADER, "bob,Ruby,1000000000000.01,1,2018-12-14 08:29:52")
+@pytest.mark.parametrize("total", ["1000000000000.01", "0001000000000000.01", "10000000000000"])
+def test_total_over_the_limit(total):
+    content = lines(HEADER, f"bob,Ruby,{total},1,2018-12-14 08:29:52")
 
-    assert error_of(content) == "line 2: total '1000000000000.01' is over 1000000000000"
+    assert error_of(content) == f"line 2: total {total!r} is over 1000000000000"
 
 
-@pytest.mark.parametrize("quantity", ["1", "7", "2147483647", '"3"'])
+@pytest.mark.parametrize(
+    "quantity", ["1", "7", "2147483647", '"3"', "01", "0000000000002147483647"]
+)
 def test_valid_quantity(quantity):
     assert error_of(lines(HEADER, f"bob,Ruby,1,{quantity},2018-12-14 08:29:52")) is None
 
 
-@pytest.mark.parametrize("quantity", ["0", "-1", "1.0", " 1", "+1", "01", "one", "1e2", "NaN"])
+@pytest.mark.parametrize("quantity", ["0", "00", "-1", "1.0", " 1", "+1", "one", "1e2", "NaN"])
 def test_invalid_quantity(quantity):
     content = lines(HEADER, f"bob,Ruby,1,{quantity},2018-12-14 08:29:52")
 
@@ -241,6 +263,9 @@ def test_invalid_quantity(quantity):
         "2018-12-14 08:29:52+03:00",
         "2018-12-14 08:29:52+0300",
         "2018-12-14 08:29:52-05",
+        "2018-12-14 08:29:52+15:59",
+        "2018-12-14 08:29:52-1559",
+        "2018-12-14 08:29:52+15",
         "2018-12-14 23:59:59.999999",
         "2018-12-14",
     ],
@@ -268,6 +293,11 @@ def test_valid_date(date):
         " 2018-12-14 08:29:52",
         "2018-12-14 08:29:52 ",
         "2018-12-14 08:29:52 UTC",
+        # PostgreSQL takes offsets up to ±15:59 only.
+        "2018-12-14 08:29:52+16:00",
+        "2018-12-14 08:29:52-23:59",
+        "2018-12-14 08:29:52+2359",
+        "2018-12-14 08:29:52-16",
     ],
 )
 def test_invalid_date(date):
@@ -301,13 +331,43 @@ DOUBLED_CR = (
     "the line ends with CR CR LF (a line break written twice); "
     "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
 )
+CR_INSIDE = (
+    "a carriage return (CR) inside the line; "
+    "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
+)
+LAST_CR = (
+    "the last line ends with CR, not CRLF or LF; "
+    "save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
+)
+SEPARATOR_LINE = "a 'sep=,' line may only be the first line; remove it"
 REPEATED_HEADER = "repeats the header line (two files joined?); remove it"
+EMPTY_ROW = "empty row (only commas); empty rows may only follow the last deal"
 
 
 @pytest.mark.parametrize(
     "tail",
-    ["\r\n", "\r\n\r\n\r\n", "  \r\n\t\r\n", "\n", "\r\n \r\n  "],
-    ids=["one", "three", "blanks", "lf", "blanks without a final break"],
+    [
+        "\r\n",
+        "\r\n\r\n\r\n",
+        "  \r\n\t\r\n",
+        "\n",
+        "\r\n \r\n  ",
+        ",,,,\r\n,,,,\r\n",
+        ",,,,",
+        "\r\n,,,,\r\n , ,\t,,\r\n",
+        ",,,,,,,\r\n",
+    ],
+    ids=[
+        "one",
+        "three",
+        "blanks",
+        "lf",
+        "blanks without a final break",
+        "Excel's empty rows",
+        "an empty row without a final break",
+        "empty lines and rows mixed",
+        "an empty row of more columns",
+    ],
 )
 def test_empty_lines_at_the_end_are_dropped(tail):
     content = lines(HEADER, GOOD, GOOD)
@@ -327,6 +387,20 @@ def test_empty_lines_before_a_line_are_refused_at_the_first(small_chunks):
 
     assert error == "line 3: empty line"
     assert handed == lines(HEADER, GOOD)
+
+
+@pytest.mark.parametrize(
+    ("rows", "error"),
+    [
+        ([",,,,", GOOD], f"line 3: {EMPTY_ROW}"),
+        ([",,,,", "", GOOD], f"line 3: {EMPTY_ROW}"),
+        (["", ",,,,", GOOD], "line 3: empty line"),
+    ],
+)
+def test_empty_rows_before_a_line_are_refused_at_the_first(small_chunks, rows, error):
+    handed, refused = drain(lines(HEADER, GOOD, *rows))
+
+    assert (handed, refused) == (lines(HEADER, GOOD), error)
 
 
 @pytest.mark.parametrize("declaration", ["sep=,", "SEP=,", "\ufeffsep=,"])
@@ -458,6 +532,34 @@ def test_doubled_cr_in_the_header():
 
 def test_cr_only_after_a_separator_line():
     assert error_of(b"sep=,\r\ncustomer,item,total,quantity,date\rbob") == f"line 2: {CR_ONLY}"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (lines(HEADER, GOOD) + (GOOD + "\r").encode(), f"line 3: {LAST_CR}"),
+        (lines(HEADER, GOOD, newline="\n") + (GOOD + "\r").encode(), f"line 3: {LAST_CR}"),
+        ((HEADER + "\r").encode(), f"line 1: {LAST_CR}"),
+        (b"cust\romer,item,total,quantity,date\r\n" + lines(GOOD), f"line 1: {CR_INSIDE}"),
+        (b"customer,item,total,quantity,da\rte\n" + lines(GOOD), f"line 1: {CR_INSIDE}"),
+        (lines(HEADER) + (GOOD[:9] + "\r" + GOOD[9:] + "\r").encode(), f"line 2: {CR_INSIDE}"),
+    ],
+    ids=[
+        "CRLF file, the last LF missing",
+        "LF file, the last line ends in CR",
+        "a lone header ending in CR",
+        "CR inside the header, CRLF file",
+        "CR inside the header, LF file",
+        "CR inside the last line and at its end",
+    ],
+)
+def test_cr_that_is_no_line_break(content, error):
+    assert error_of(content) == error
+
+
+@pytest.mark.parametrize("second", ["sep=,", "SEP=,", "sep=;"])
+def test_second_separator_line_is_said_so(second):
+    assert error_of(lines("sep=,", second, HEADER, GOOD)) == f"line 2: {SEPARATOR_LINE}"
 
 
 @pytest.mark.parametrize(
