@@ -2,6 +2,7 @@
 
 import json
 import os
+from http import HTTPStatus
 
 from gunicorn import util
 from gunicorn.glogging import Logger
@@ -29,13 +30,15 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     gunicorn answers by itself, before Django sees anything, a request it cannot parse: a bad
     request line or header, headers over its limits, an unsupported transfer coding. Its
     workers call `gunicorn.util.write_error`, which has no hook: this replaces it, keeping its
-    status line and Connection: close. `mesg` is gunicorn's own text ("Invalid HTTP Header:
-    'X-A'"), quoted by json.dumps.
+    status and Connection: close. `mesg` is gunicorn's own text ("Invalid HTTP Header:
+    'X-A'"), quoted by json.dumps. The reason phrase is the status's own: gunicorn passes
+    "Bad Request" with its 501 for an unknown transfer coding.
     """
-    desc = f"{reason.lower()}: {mesg}" if mesg else reason.lower()
+    phrase = HTTPStatus(status_int).phrase
+    desc = f"{phrase.lower()}: {mesg}" if mesg else phrase.lower()
     body = json.dumps({"Status": "Error", "Desc": desc}).encode()
     head = (
-        f"HTTP/1.1 {status_int} {reason}\r\n"
+        f"HTTP/1.1 {status_int} {phrase}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"

@@ -187,3 +187,18 @@ def test_gunicorn_answers_requests_it_cannot_parse_in_the_api_shape(gunicorn_add
             "Error parsing headers: 'limit request headers fields size'",
         },
     )
+
+
+@pytest.mark.slow
+def test_gunicorn_error_status_line_and_desc_agree(gunicorn_address):
+    # gunicorn itself passes "Bad Request" as the reason of its 501.
+    unknown_coding = (
+        b"POST /api/deals/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: foo\r\n"
+        b"Content-Type: text/csv\r\n\r\n"
+    )
+
+    assert raw_answer(gunicorn_address, unknown_coding) == (
+        "HTTP/1.1 501 Not Implemented",
+        "application/json",
+        {"Status": "Error", "Desc": "not implemented: Unsupported transfer coding: 'foo'"},
+    )
