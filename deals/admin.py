@@ -9,10 +9,13 @@ permission, and superusers, see it. Amounts read as in the API (deals.money).
 from collections.abc import Callable
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
+from django.db import DataError, transaction
 from django.urls import reverse_lazy
 from django.utils.functional import cached_property
 from django.utils.text import Truncator
@@ -56,7 +59,31 @@ def excerpt(text: str, chars: int) -> str:
     return f"{short}…" if newline and short == first_line else short
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class RefusedFiltersChangeList(ChangeList):
+    """A list whose filter or search values PostgreSQL refuses is answered as Django answers an
+    unknown lookup: the unfiltered list, flagged `?e=1` (not a 500). Staff can type any lookup
+    into the URL: a NUL (`?item=%00`), a bad regular expression (`?customer__regex=(`).
+
+    The count runs every filter the page's rows do, so its failure is theirs; in a savepoint,
+    so that the request's connection stays usable even inside a transaction.
+    """
+
+    def get_results(self, request):
+        try:
+            with transaction.atomic():
+                super().get_results(request)
+        except (DataError, ValueError) as exc:  # ValueError: psycopg2 refuses NUL in a string
+            raise IncorrectLookupParameters(exc) from exc
+
+
+class FiltersRefusedGracefully(admin.ModelAdmin):
+    """Every admin page of the site: its list answers refused filters as above."""
+
+    def get_changelist(self, request, **kwargs):
+        return RefusedFiltersChangeList
+
+
+class ReadOnlyAdmin(FiltersRefusedGracefully):
     """Every field of `fields` shown read-only, none editable, no add, change or delete."""
 
     def get_readonly_fields(self, request, obj=None):
@@ -190,7 +217,7 @@ class UploadAdmin(ReadOnlyAdmin):
         return self.get_empty_value_display() if taken is None else f"{taken.total_seconds():.3f} s"
 
 
-class SuperusersOnly(admin.ModelAdmin):
+class SuperusersOnly(FiltersRefusedGracefully):
     """Only superusers see or change the page, whatever permissions a staff user holds.
 
     A staff user allowed to change users could make itself a superuser. The permissions a

@@ -52,6 +52,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# The admin's refused forms answer in the API's JSON shape, like its other errors.
+CSRF_FAILURE_VIEW = "deals.api.http_errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -70,6 +72,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside whitenoise and every other middleware: their bodiless errors answer JSON too.
+    "deals.api.http_errors.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

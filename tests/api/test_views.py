@@ -4,6 +4,7 @@ import re
 import string
 from http import HTTPStatus
 
+import psycopg2
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -555,6 +556,43 @@ def test_unexpected_error_in_an_upload_changes_nothing_and_is_recorded(
     assert logged_incident(caplog).getMessage() == (
         f"internal error {incident} in upload {failed.pk}: RuntimeError: boom"
     )
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_internal_error_is_logged_once_with_its_id(
+    api_client, monkeypatch, caplog, settings, debug
+):
+    settings.DEBUG = debug
+
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "top_customers", broken)
+
+    incident = incident_of(get_report(api_client))
+
+    errors = [
+        (record.name, record.getMessage())
+        for record in caplog.records
+        if record.levelno >= logging.ERROR
+    ]
+    assert errors == [
+        ("deals.failures", f"internal error {incident} in GET /api/deals/: RuntimeError: boom")
+    ]
+
+
+def test_an_unreachable_database_is_logged_once_as_a_warning(api_client, monkeypatch, caplog):
+    def unreachable():
+        raise psycopg2.OperationalError("connection to server failed: Connection refused")
+
+    monkeypatch.setattr(views, "top_customers", unreachable)
+
+    response = get_report(api_client)
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert [(record.name, record.levelname) for record in caplog.records] == [
+        ("deals.failures", "WARNING")
+    ]
 
 
 def random_letters(count: int) -> str:
