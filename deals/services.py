@@ -254,11 +254,14 @@ def _measure(file: MeasuredFile, failure: DealsError) -> tuple[int | None, str]:
 
 def _label(filename: str) -> str:
     """The file name as the history keeps it: a label, without control characters (PostgreSQL
-    text cannot hold NUL), at most the column's 255 characters."""
-    return _CONTROL_CHARACTERS.sub("", filename)[:255]
+    text cannot hold NUL), lone surrogates as U+FFFD (UTF-8 cannot hold them: a name decoded by
+    a codec such as utf-7, or a path given in bytes that are not UTF-8), at most the column's
+    255 characters."""
+    return _SURROGATES.sub("\ufffd", _CONTROL_CHARACTERS.sub("", filename))[:255]
 
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 def _deal_table() -> sql.Identifier:

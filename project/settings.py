@@ -143,6 +143,7 @@ DEALS_ANALYST_CONNECTION_LIMIT = env_int("DEALS_ANALYST_CONNECTION_LIMIT", 10)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["deals.api.renderers.ExactJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "deals.api.negotiation.JsonApiNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,

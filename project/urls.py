@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
+from deals.api.schema import SchemaApi
 from deals.api.views import ApiIndexApi
 
 urlpatterns = [
     path("api/", include("deals.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaApi.as_view(), name="schema"),
     path(
         "api/docs/",
         # No OPTIONS: DRF would render its metadata with the HTML renderer and no template (500).

@@ -71,19 +71,31 @@ def startup_lock_free(session) -> bool:
     return taken
 
 
-class WsgiInput(io.BytesIO):
-    """wsgi.input that counts what the application read, and can break after some bytes
-    (a client that goes away)."""
+CLIENT_WENT_AWAY = OSError("client went away")
 
-    def __init__(self, content: bytes, break_after: int | None = None):
+
+class WsgiInput(io.BytesIO):
+    """wsgi.input that counts what the application read, and can break after some bytes: by
+    raising `breaks_with` (a connection reset, a server's parse error), or, when it is None, by
+    ending there as a client that closes its side early does (reads give b"")."""
+
+    def __init__(
+        self,
+        content: bytes,
+        break_after: int | None = None,
+        breaks_with: Exception | None = CLIENT_WENT_AWAY,
+    ):
         super().__init__(content)
         self.bytes_read = 0
         self.break_after = break_after
+        self.breaks_with = breaks_with
 
     def read(self, size=-1):
         if self.break_after is not None:
             if self.bytes_read >= self.break_after:
-                raise OSError("client went away")
+                if self.breaks_with is None:
+                    return b""
+                raise self.breaks_with
             left = self.break_after - self.bytes_read
             size = left if size < 0 else min(size, left)
         data = super().read(size)

@@ -109,6 +109,17 @@ def test_import_of_an_unreadable_path(api_client, loaded, tmp_path, name, reason
     assert Upload.objects.count() == 1
 
 
+def test_import_of_a_file_named_in_bytes_that_are_not_utf8(api_client, tmp_path, deals_csv):
+    # Python hands such a name over with lone surrogates (b"\xff" is "\udcff"); UTF-8 text
+    # in PostgreSQL cannot hold them, so the history keeps U+FFFD in their place.
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/deals\xff.csv"))
+    path.write_bytes(deals_csv)
+
+    run("import_deals", str(path))
+
+    assert list(Upload.objects.values_list("filename", "status")) == [("deals\ufffd.csv", "ok")]
+
+
 def test_import_failure_exits_with_status_1(tmp_path):
     missing = tmp_path / "missing.csv"
 

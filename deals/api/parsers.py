@@ -12,10 +12,17 @@ or given in RFC 2231 form, or missing, never hides the file) and a `size`.
 
 Limits, in our own words: the body over DEALS_MAX_UPLOAD_MB answers 413 before a byte is read
 when its Content-Length says so, or at the byte that crosses the limit when it is chunked; a
-form of more than MAX_PARTS parts, a malformed body, or two `deals` parts answer 400.
+form of more than MAX_PARTS parts, a malformed body, or two `deals` parts answer 400. Only
+UTF-8 bytes as they are: a charset other than UTF-8 or a content coding (gzip, base64, ...)
+answers 415.
+
+A body that breaks off (shorter than its Content-Length, the connection reset, chunked framing
+the server cannot parse) answers 400 and is recorded in the upload history whatever its type:
+a multipart body hands the service a file whose first read raises why.
 """
 
 import contextlib
+import email.utils
 import io
 import re
 import tempfile
@@ -27,6 +34,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
+from gunicorn.http.errors import ParseException
 from rest_framework.parsers import BaseParser, DataAndFiles
 
 from deals.errors import DealsError, LengthRequired, UnsupportedBody, too_large
@@ -38,6 +46,7 @@ MAX_PARTS = 1000
 
 BODY_LABEL = "(text/csv body)"
 FIELD_LABEL = "(form field deals)"
+MULTIPART_LABEL = "(multipart body)"  # broken off before its `deals` part began
 
 HOW_TO_UPLOAD = (
     "send the file as the multipart field 'deals' (curl -F deals=@deals.csv) "
@@ -48,15 +57,57 @@ MALFORMED = f"the multipart body is malformed; {HOW_TO_UPLOAD}"
 TOO_MANY_PARTS = f"the form has more than {MAX_PARTS} parts; send only the field 'deals'"
 MANY_FILES = "send exactly one file in the multipart field 'deals'"
 BODY_CUT_OFF = "the request body ended before it was complete"
+NOT_CHUNKED = "the request body is not valid chunked coding (Transfer-Encoding: chunked)"
+NO_BODY = f"the request has no body; {HOW_TO_UPLOAD}"
+# The file's bytes come as they are: no content coding, and UTF-8 (RFC 7578 needs no other).
+IDENTITY = {
+    "Content-Encoding": {"identity"},
+    "Content-Transfer-Encoding": {"7bit", "8bit", "binary"},
+}
+UTF8_CHARSETS = {"utf-8", "utf8"}
 LENGTH_REQUIRED = (
     "this server cannot read a chunked body: send a Content-Length header "
     "(curl -F and --data-binary @file do)"
 )
 
 
+class BrokenBody(DealsError):
+    """The body broke off before its end: the client's fault, and the upload changed nothing."""
+
+
+def ended_early(received: int, declared: int | None) -> BrokenBody:
+    if declared is None:  # chunked: how long it should have been is unknown
+        return BrokenBody(BODY_CUT_OFF)
+    return BrokenBody(
+        f"the request body ended after {received} of the {declared} bytes its Content-Length "
+        "declares (the client stopped sending)"
+    )
+
+
 def unsupported_body(content_type: str) -> UnsupportedBody:
     received = f"the body is {content_type}" if content_type else "the body has no Content-Type"
     return UnsupportedBody(f"{received}, not an upload; {HOW_TO_UPLOAD}")
+
+
+def _refuse_coded(what: str, header: str, coding: str) -> None:
+    """A body (or part) sent compressed or otherwise coded is refused, not decoded here."""
+    codings = {token.strip().lower() for token in coding.split(",")} - {""}
+    if codings - IDENTITY[header]:
+        raise UnsupportedBody(
+            f"{what} is encoded ({header}: {coding.strip()}); "
+            f"send the file as it is, without {header}"
+        )
+
+
+def _refuse_charset(what: str, content_type: str) -> None:
+    """A file declared in a charset other than UTF-8 is refused, not read as UTF-8 anyway."""
+    _, params = multipart.parse_options_header(content_type)
+    charset = params.get("charset", "")
+    if charset and charset.lower() not in UTF8_CHARSETS:
+        raise UnsupportedBody(
+            f"{what} declares charset={charset}, but UTF-8 is the only encoding read; save the "
+            "file as UTF-8 and send it with charset=utf-8 or no charset"
+        )
 
 
 class CsvBodyParser(BaseParser):
@@ -66,7 +117,8 @@ class CsvBodyParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
-        _refuse_declared_size(request.META)
+        _refuse_request(request)
+        _refuse_charset("the body", request.content_type)
         name = _file_name(request.headers.get("Content-Disposition", "")) or BODY_LABEL
         return _deals(ReceivedBody(stream, name, _declared_length(request.META)))
 
@@ -78,34 +130,85 @@ class DealsMultiPartParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
-        _refuse_declared_size(request.META)
+        _refuse_request(request)
         boundary = _boundary(media_type or request.content_type)
+        body = RequestBody(stream, _declared_length(request.META))
         # Returned open, inside the UploadedFile: Django closes (and so deletes) it after the
         # response, as it does its own upload files.
         target = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
         try:
-            name = _copy_deals_part(stream, boundary, target)
+            name, broken = _copy_deals_part(body, boundary, target)
         except BaseException:
             target.close()
             raise
-        if name is None:
+        if broken is not None or name is None:
             target.close()
-            return _deals(None)
+            return _deals(broken and BrokenUpload(name or MULTIPART_LABEL, broken))
         size = target.tell()
         target.seek(0)
         return _deals(UploadedFile(target, name=name, content_type="text/csv", size=size))
 
 
-class ReceivedBody:
-    """The request body as a read-only file, read as the service asks for it."""
+class RequestBody:
+    """The request body as the server hands it over, held to what the request declared.
+
+    Servers end a body that stops short of its Content-Length as they end a whole one (gunicorn
+    returns b"" once the client has closed its side), so the bytes are counted here; a reset
+    connection (OSError) or chunked framing the server cannot parse (gunicorn raises its
+    ParseException from the read) breaks the body off too. Each raises BrokenBody.
+    """
+
+    def __init__(self, stream: BinaryIO, declared: int | None):
+        self._stream = stream
+        self._declared = declared  # None when chunked: the end is the last chunk
+        self._received = 0
+        # Once broken, always: a server's reader may answer b"" after its error, which would
+        # look like the end of a whole body.
+        self._broken: BrokenBody | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self._broken is None:
+            try:
+                return self._checked_read(size)
+            except BrokenBody as exc:
+                self._broken = exc
+        raise self._broken
+
+    def _checked_read(self, size: int) -> bytes:
+        try:
+            data = self._stream.read(size)
+        except OSError as exc:  # reset, or gunicorn's NoMoreData inside a chunk
+            raise ended_early(self._received, self._declared) from exc
+        except ParseException as exc:
+            raise BrokenBody(NOT_CHUNKED) from exc
+        self._received += len(data)
+        short = self._declared is not None and self._received < self._declared
+        if short and (size < 0 or (size and not data)):
+            raise ended_early(self._received, self._declared)
+        return data
+
+
+class ReceivedBody(RequestBody):
+    """The text/csv request body as a read-only file, read as the service asks for it."""
 
     def __init__(self, stream: BinaryIO, name: str, size: int | None):
-        self._stream = stream
+        super().__init__(stream, size)
         self.name = name
         self.size = size  # None when chunked: known only once read
 
+
+class BrokenUpload:
+    """The `deals` file of a multipart body that broke off: handed to the service all the same,
+    so that the attempt is recorded, as a text/csv body's is; its first read raises why."""
+
+    size = None
+
+    def __init__(self, name: str, error: BrokenBody):
+        self.name = name
+        self._error = error
+
     def read(self, size: int = -1) -> bytes:
-        return _read(self._stream, size)
+        raise self._error
 
 
 class LimitedReader:
@@ -131,12 +234,15 @@ def unparsed_upload(request) -> MultiValueDict | None:
     server that de-chunks it and says so (`wsgi.input_terminated`, as gunicorn does) hands it
     over whole, and it goes through the same parsers, its size counted while it streams;
     other servers answer 411. An empty body goes through them too, so that an empty text/csv
-    body is an empty file and a JSON one is 415, not "no file".
+    body is an empty file and a JSON one is 415, not "no file"; a request with neither a body
+    nor a Content-Type (`curl -X POST`) is refused as such.
     """
     meta = request.META
     chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if _declared_length(meta) or not (chunked or request.content_type):
+    if _declared_length(meta):
         return None
+    if not (chunked or request.content_type):
+        raise DealsError(NO_BODY)
     parser = request.negotiator.select_parser(request, request.parsers)
     if parser is None:
         raise unsupported_body(request.content_type.split(";")[0].strip())
@@ -153,8 +259,11 @@ def _deals(file) -> DataAndFiles:
     return DataAndFiles(QueryDict(), MultiValueDict({FIELD: [file]} if file else {}))
 
 
-def _copy_deals_part(stream: BinaryIO, boundary: str, target: BinaryIO) -> str | None:
-    """Copy the `deals` part's bytes to `target`; its label, or None when there is none."""
+def _copy_deals_part(
+    body: RequestBody, boundary: str, target: BinaryIO
+) -> tuple[str | None, BrokenBody | None]:
+    """Copy the `deals` part's bytes to `target`. Its label (None when there is none), and
+    why the body broke off if it did (the label then says how far it came)."""
     name = None
     copying = False
     parts = 0
@@ -162,7 +271,7 @@ def _copy_deals_part(stream: BinaryIO, boundary: str, target: BinaryIO) -> str |
     parser = multipart.PushMultipartParser(boundary, header_charset="latin1")
     try:
         while not parser.closed:
-            for event in parser.parse(_read(stream, CHUNK_BYTES)):
+            for event in parser.parse(body.read(CHUNK_BYTES)):
                 if isinstance(event, multipart.MultipartSegment):
                     parts += 1
                     if parts > MAX_PARTS:
@@ -171,20 +280,28 @@ def _copy_deals_part(stream: BinaryIO, boundary: str, target: BinaryIO) -> str |
                     if copying and name is not None:
                         raise DealsError(MANY_FILES)
                     if copying:
+                        _refuse_part_coding(event)
                         disposition = event.header("Content-Disposition", "")
                         name = _file_name(disposition) or FIELD_LABEL
                 elif event and copying:
                     target.write(event)
     except multipart.MultipartError:
         raise DealsError(MALFORMED) from None
-    return name
+    except BrokenBody as exc:
+        return name, exc
+    return name, None
 
 
-def _read(stream: BinaryIO, size: int) -> bytes:
-    try:
-        return stream.read(size)
-    except OSError as exc:  # the client went away or sent less than it declared
-        raise DealsError(BODY_CUT_OFF) from exc
+def _refuse_part_coding(part: multipart.MultipartSegment) -> None:
+    coding = part.header("Content-Transfer-Encoding", "")
+    _refuse_coded("the deals part", "Content-Transfer-Encoding", coding)
+    _refuse_charset("the deals part", part.header("Content-Type", ""))
+
+
+def _refuse_request(request) -> None:
+    """What both parsers refuse before reading a byte: too large, or not the file as it is."""
+    _refuse_declared_size(request.META)
+    _refuse_coded("the body", "Content-Encoding", request.headers.get("Content-Encoding", ""))
 
 
 def _boundary(content_type: str) -> str:
@@ -200,13 +317,17 @@ def _file_name(disposition: str) -> str:
 
     Plain `filename="..."` bytes are read as UTF-8 when they are UTF-8 (headers arrive as
     latin-1 text), otherwise kept as latin-1; `filename*=` (RFC 2231) is decoded by its own
-    charset (an unknown one: its bytes are read like a plain name's). Folders are dropped.
+    charset (an unknown one, or a codec that is no charset and refuses them: its bytes are read
+    like a plain name's). Folders are dropped. deals.services makes any label storable.
     """
     if not disposition:
         return ""
     message = Message()
     message["Content-Disposition"] = disposition
-    name = message.get_filename("")
+    try:
+        name = message.get_filename("")
+    except UnicodeError:  # a codec that is no charset (idna, undefined) refused the bytes
+        name = email.utils.unquote(message.get_param("filename", header="content-disposition")[2])
     # Not encodable: already decoded from RFC 2231; not UTF-8: latin-1 is as good a label.
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         name = name.encode("latin-1").decode("utf-8")

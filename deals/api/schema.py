@@ -13,7 +13,9 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
     inline_serializer,
 )
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from deals.api.exception_handler import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from deals.api.parsers import MAX_PARTS
@@ -27,14 +29,17 @@ class ErrorSerializer(serializers.Serializer):
 
 ERRORS = {
     400: "Not a valid deals file (`Desc` names the line, column and value), the `deals` field "
-    f"missing or sent twice, a malformed multipart body or one of over {MAX_PARTS} parts. "
-    "Nothing was changed.",
+    f"missing or sent twice, a malformed multipart body or one of over {MAX_PARTS} parts, no "
+    "body at all, or a body that broke off (shorter than its `Content-Length`, or not valid "
+    "chunked coding). Nothing was changed.",
     401: "`DEALS_UPLOAD_TOKEN` is set on the server and the request has no valid "
     "`Authorization: Token <value>` header.",
     411: "A chunked body (no `Content-Length`) on a server that does not de-chunk it "
     "(gunicorn, the image's server, does).",
     413: "The upload is larger than `DEALS_MAX_UPLOAD_MB`; refused while it streams in.",
-    415: "The body is neither `multipart/form-data` nor `text/csv`; `Desc` says how to upload.",
+    415: "The body is neither `multipart/form-data` nor `text/csv` (a range such as `*/*` "
+    "neither), is sent with a `Content-Encoding` (gzip, ...), or declares a charset other "
+    "than UTF-8; `Desc` says what to send.",
     500: f"Unexpected error: `{INTERNAL_ERROR} (id <hex>)`, the id also in the server's log.",
     503: f"The database cannot be reached: `{DATABASE_UNAVAILABLE}`.",
 }
@@ -79,7 +84,8 @@ UPLOAD_DESCRIPTION = (
 CSV_BODY = {
     "type": "string",
     "format": "binary",
-    "description": "The deals CSV as the whole body, UTF-8; may be sent chunked.",
+    "description": "The deals CSV as the whole body, UTF-8 (`charset=utf-8` or none), not "
+    "compressed; may be sent chunked.",
 }
 
 REPORT_DESCRIPTION = (
@@ -175,3 +181,18 @@ INDEX_DESCRIPTION = (
 
 def index_response(index: type[serializers.Serializer]) -> OpenApiResponse:
     return OpenApiResponse(index, description="The service's parts, with their URLs.")
+
+
+class SchemaApi(SpectacularAPIView):
+    """The OpenAPI schema: YAML, or JSON by `?format=json` or `Accept`.
+
+    The API has one version: a `?version=` parameter, which drf-spectacular would write into the
+    schema's `info.version` and the Content-Disposition header (a control character there broke
+    the answer), is ignored like any unknown parameter.
+    """
+
+    # The API's own negotiation answers JSON only; a document in two formats needs DRF's.
+    content_negotiation_class = DefaultContentNegotiation
+
+    def _get_version_parameter(self, request):
+        return None

@@ -6,9 +6,12 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class DealsApi(DealUploadApi, TopCustomersApi):
-    """GET and POST share one URL; each keeps its own view class, serializers and policies."""
+    """GET: the top-5 customers by money spent and the gems they share. POST: replace all deals
+    with a CSV file (the multipart field `deals`, or a text/csv body)."""
 
-    # APIView dispatches by method name, so the two parents combine without overlap.
+    # Public: OPTIONS answers this docstring as the description. GET and POST share one URL;
+    # each keeps its own view class, serializers and policies. APIView dispatches by method
+    # name, so the two parents combine without overlap.
     http_method_names = ["get", "post", "head", "options"]
 
     def initial(self, request, *args, **kwargs):

@@ -3,12 +3,22 @@ text field, whatever its file name looks like, or the whole body as text/csv, ch
 Every refusal is the project's own sentence, with the previous data intact; an attempt that
 reached the service is in the upload history."""
 
+import gzip
 import hashlib
 import http.client
 import json
+import socket
 from http import HTTPStatus
 
 import pytest
+from gunicorn.http.errors import (
+    ChunkMissingTerminator,
+    InvalidChunkExtension,
+    InvalidChunkSize,
+    InvalidHeader,
+    LimitRequestHeaders,
+    NoMoreData,
+)
 
 from deals.api.parsers import BODY_LABEL, FIELD_LABEL
 from deals.models import Deal, Upload
@@ -88,6 +98,15 @@ def test_csv_body_is_uploaded(api_client, deals_csv, expected_report):
         ('attachment; filename="deals.csv"', "deals.csv"),
         ("attachment; filename*=UTF-8''%D1%81%D0%B4%D0%B5%D0%BB%D0%BA%D0%B8.csv", "сделки.csv"),
         ('attachment; filename="C:\\\\exports\\\\deals.csv"', "deals.csv"),
+        # Codecs that are no charset: a codec that refuses to decode leaves the name's bytes as
+        # they came; lone surrogates become U+FFFD and NUL goes (PostgreSQL text holds neither).
+        ("attachment; filename*=idna''x.csv", "x.csv"),
+        ("attachment; filename*=undefined''x.csv", "x.csv"),
+        ("attachment; filename*=punycode''%FF.csv", "\u00ff.csv"),
+        ("attachment; filename*=unicode_escape''%5Cud800.csv", "\ufffd.csv"),
+        ("attachment; filename*=raw_unicode_escape''%5Cudfff.csv", "\ufffd.csv"),
+        ("attachment; filename*=utf-7''%2B2AA-.csv", "\ufffd.csv"),
+        ("attachment; filename*=unicode_escape''a%5Cx00b.csv", "ab.csv"),
     ],
 )
 def test_csv_body_is_named_by_its_content_disposition(
@@ -138,6 +157,8 @@ def test_empty_csv_body_is_an_empty_file(api_client, previous):
         (b"; filename=\"a.csv\"; filename*=UTF-8''%D1%84.csv", "a.csv"),
         (b'; filename="../../etc/passwd"', "passwd"),
         (b'; filename="a\x00b\x7f\tc.csv"', "abc.csv"),  # PostgreSQL text cannot hold NUL
+        (b"; filename*=idna''abc.csv", "abc.csv"),
+        (b"; filename*=unicode_escape''%5Cud800.csv", "\ufffd.csv"),
         (b'; filename=""', FIELD_LABEL),  # a browser's form with no file chosen
         (b"", FIELD_LABEL),  # curl -F 'deals=<deals.csv': a text field
     ],
@@ -305,10 +326,13 @@ def test_csv_body_over_the_limit_is_refused_before_it_is_read(
 def test_body_cut_off_is_the_clients_fault(api_client, previous, deals_csv, content_type):
     content = deals_csv if content_type == "text/csv" else multipart(deals_part(b"", deals_csv))
 
+    # A connection reset (OSError) after 1000 bytes.
     response = wsgi_post(WsgiInput(content, break_after=1000), content_type, length=len(content))
 
-    assert_answer(response, HTTPStatus.BAD_REQUEST, "the request body ended before it was complete")
+    desc = ended_early(1000, len(content))
+    assert_answer(response, HTTPStatus.BAD_REQUEST, desc)
     assert_intact(api_client, previous)
+    assert_recorded(BODY_LABEL if content_type == "text/csv" else FIELD_LABEL, desc)
 
 
 @pytest.mark.slow
@@ -337,3 +361,348 @@ def test_chunked_uploads_through_a_real_gunicorn(start_service, deals_csv, expec
         ]
     finally:
         reports_emptied()
+
+
+# A body that breaks off: shorter than its Content-Length (the client closed its side early),
+# a connection reset, or chunked framing the server cannot parse. Never loaded, whatever was
+# read before; the attempt is recorded, for a multipart body too.
+
+MULTIPART_LABEL = "(multipart body)"
+NOT_CHUNKED = "the request body is not valid chunked coding (Transfer-Encoding: chunked)"
+
+
+def ended_early(received: int, declared: int) -> str:
+    return (
+        f"the request body ended after {received} of the {declared} bytes its Content-Length "
+        "declares (the client stopped sending)"
+    )
+
+
+def after_line(content: bytes, number: int) -> int:
+    """The offset just after line `number`'s line break: a cut there leaves only whole lines."""
+    offset = 0
+    for _ in range(number):
+        offset = content.index(b"\n", offset) + 1
+    return offset
+
+
+def assert_recorded(filename: str, desc: str) -> None:
+    failed = Upload.objects.latest("pk")
+    assert (failed.filename, failed.status, failed.error, failed.rows, failed.size) == (
+        filename,
+        "error",
+        desc,
+        None,
+        None,
+    )
+
+
+NAMED_PART = b'; filename="deals.csv"'
+
+
+def cut_bodies(deals_csv: bytes) -> dict:
+    """(content type, body, where it stops, the label the history keeps)."""
+    part_start = len(multipart(deals_part(NAMED_PART, b""))) - len(f"\r\n--{BOUNDARY}--\r\n")
+    named = multipart(deals_part(NAMED_PART, deals_csv))
+    return {
+        "text/csv after a whole line": (
+            "text/csv",
+            deals_csv,
+            after_line(deals_csv, 300),
+            BODY_LABEL,
+        ),
+        "text/csv after the header": ("text/csv", deals_csv, after_line(deals_csv, 1), BODY_LABEL),
+        "text/csv inside a date": ("text/csv", deals_csv, after_line(deals_csv, 9) - 5, BODY_LABEL),
+        "multipart inside the deals part, after a whole line": (
+            MULTIPART,
+            named,
+            part_start + after_line(deals_csv, 300),
+            "deals.csv",
+        ),
+        "multipart after the deals part, before the closing boundary": (
+            MULTIPART,
+            named,
+            len(named) - 4,
+            "deals.csv",
+        ),
+        "multipart before the deals part": (MULTIPART, named, 20, MULTIPART_LABEL),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "text/csv after a whole line",
+        "text/csv after the header",
+        "text/csv inside a date",
+        "multipart inside the deals part, after a whole line",
+        "multipart after the deals part, before the closing boundary",
+        "multipart before the deals part",
+    ],
+)
+def test_body_shorter_than_its_content_length_is_refused_and_recorded(
+    api_client, previous, deals_csv, case
+):
+    content_type, body, cut, label = cut_bodies(deals_csv)[case]
+
+    response = wsgi_post(
+        WsgiInput(body, break_after=cut, breaks_with=None), content_type, length=len(body)
+    )
+
+    desc = ended_early(cut, len(body))
+    assert_answer(response, HTTPStatus.BAD_REQUEST, desc)
+    assert_intact(api_client, previous)
+    assert_recorded(label, desc)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(InvalidChunkSize(b"ZZ"), id="chunk size not hex"),
+        pytest.param(ChunkMissingTerminator(b"XX"), id="chunk without its CRLF"),
+        pytest.param(InvalidChunkExtension("invalid chunk extension"), id="bad chunk extension"),
+        pytest.param(InvalidHeader("bare LF as line terminator"), id="trailer ends in bare LF"),
+        pytest.param(LimitRequestHeaders("limit request trailer section size"), id="huge trailer"),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["text/csv", MULTIPART])
+def test_malformed_chunked_framing_is_the_clients_fault(
+    api_client, previous, deals_csv, content_type, error
+):
+    body = deals_csv if content_type == "text/csv" else multipart(deals_part(b"", deals_csv))
+
+    response = wsgi_post(
+        WsgiInput(body, break_after=5000, breaks_with=error), content_type, **CHUNKED
+    )
+
+    assert_answer(response, HTTPStatus.BAD_REQUEST, NOT_CHUNKED)
+    assert_intact(api_client, previous)
+    assert_recorded(BODY_LABEL if content_type == "text/csv" else FIELD_LABEL, NOT_CHUNKED)
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", MULTIPART])
+def test_chunked_body_that_stops_early_is_the_clients_fault(
+    api_client, previous, deals_csv, content_type
+):
+    # gunicorn raises NoMoreData (an IOError) when the connection ends inside a chunk.
+    body = deals_csv if content_type == "text/csv" else multipart(deals_part(b"", deals_csv))
+    stops = WsgiInput(body, break_after=5000, breaks_with=NoMoreData(b""))
+
+    response = wsgi_post(stops, content_type, **CHUNKED)
+
+    desc = "the request body ended before it was complete"
+    assert_answer(response, HTTPStatus.BAD_REQUEST, desc)
+    assert_intact(api_client, previous)
+    assert_recorded(BODY_LABEL if content_type == "text/csv" else FIELD_LABEL, desc)
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict]:
+    """Send `request` as is, close our sending side (FIN, as a client that stops sending), and
+    read the status and the JSON answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def raw_post(content_type: str, body: bytes, framing: str) -> bytes:
+    head = f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{framing}"
+    return (head + "Connection: close\r\n\r\n").encode() + body
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broken_bodies_through_a_real_gunicorn(
+    start_service,  # noqa: F811
+    api_client,
+    deals_csv,
+    expected_report,
+):
+    # The hostile report's requests, byte for byte: gunicorn hands the application a short
+    # body as a normal end of stream, and raises its own parse errors for bad chunks.
+    short = (
+        b"customer,item,total,quantity,date\nalice,Ruby,100,1,2018-12-14 08:29:52\n"
+        b"bob,Ruby,5,1,2018-12-14"
+    )
+    named = multipart(deals_part(NAMED_PART, deals_csv))
+    cases = [
+        (raw_post("text/csv", short, "Content-Length: 131\r\n"), ended_early(94, 131), BODY_LABEL),
+        (
+            raw_post(MULTIPART, named[:2000], f"Content-Length: {len(named)}\r\n"),
+            ended_early(2000, len(named)),
+            "deals.csv",
+        ),
+        (
+            raw_post("text/csv", b"ZZ\r\nabc\r\n0\r\n\r\n", "Transfer-Encoding: chunked\r\n"),
+            NOT_CHUNKED,
+            BODY_LABEL,
+        ),
+        (
+            raw_post(MULTIPART, b"5\r\nabcdeXX\r\n0\r\n\r\n", "Transfer-Encoding: chunked\r\n"),
+            NOT_CHUNKED,
+            MULTIPART_LABEL,
+        ),
+        (
+            raw_post("text/csv", b"5;\x01\r\nabcde\r\n0\r\n\r\n", "Transfer-Encoding: chunked\r\n"),
+            NOT_CHUNKED,
+            BODY_LABEL,
+        ),
+        (
+            raw_post(
+                "text/csv", b"5\r\nabcde\r\n0\r\nX: y\n\r\n", "Transfer-Encoding: chunked\r\n"
+            ),
+            NOT_CHUNKED,
+            BODY_LABEL,
+        ),
+    ]
+    assert post_csv(api_client, deals_csv).status_code == HTTPStatus.OK
+    service = start_service(database_url())
+    try:
+        for request, desc, label in cases:
+            answer = raw_exchange(service.port, request)
+            assert answer == (HTTPStatus.BAD_REQUEST, {"Status": "Error", "Desc": desc}), (
+                request[:200],
+                service.output(),
+            )
+            assert json.loads(service.request("GET", URL).body) == expected_report
+            assert_recorded(label, desc)
+    finally:
+        reports_emptied()
+
+
+# What the body is: a Content-Type names one format, not a range; the file's bytes come as
+# they are (no content coding) and in UTF-8. Refused before the service reads a byte: nothing
+# is recorded.
+
+
+def unsupported(what: str) -> str:
+    return f"the body is {what}, not an upload; {HOW_TO_UPLOAD}"
+
+
+def encoded(header: str, coding: str, what: str = "the body") -> str:
+    return f"{what} is encoded ({header}: {coding}); send the file as it is, without {header}"
+
+
+def not_utf8(charset: str, what: str = "the body") -> str:
+    return (
+        f"{what} declares charset={charset}, but UTF-8 is the only encoding read; save the file "
+        "as UTF-8 and send it with charset=utf-8 or no charset"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "headers", "body", "desc"),
+    [
+        pytest.param("*/*", {}, BAD_FILE, unsupported("*/*"), id="*/*"),
+        pytest.param("text/*", {}, BAD_FILE, unsupported("text/*"), id="text/*"),
+        pytest.param("multipart/*", {}, BAD_FILE, unsupported("multipart/*"), id="multipart/*"),
+        pytest.param("text/csvx", {}, BAD_FILE, unsupported("text/csvx"), id="text/csvx"),
+        pytest.param(
+            "text/csv",
+            {"content_encoding": "gzip"},
+            gzip.compress(BAD_FILE, mtime=0),
+            encoded("Content-Encoding", "gzip"),
+            id="gzip",
+        ),
+        pytest.param(
+            "text/csv",
+            {"content_encoding": "br"},
+            BAD_FILE,
+            encoded("Content-Encoding", "br"),
+            id="br, the body plain",
+        ),
+        pytest.param(
+            "text/csv",
+            {"content_encoding": "identity, gzip"},
+            BAD_FILE,
+            encoded("Content-Encoding", "identity, gzip"),
+            id="identity, gzip",
+        ),
+        pytest.param(
+            MULTIPART,
+            {"content_encoding": "deflate"},
+            multipart(deals_part(b"", BAD_FILE)),
+            encoded("Content-Encoding", "deflate"),
+            id="multipart, deflate",
+        ),
+        pytest.param(
+            "text/csv; charset=latin-1", {}, BAD_FILE, not_utf8("latin-1"), id="charset=latin-1"
+        ),
+        pytest.param(
+            'text/csv; charset="windows-1251"',
+            {},
+            BAD_FILE,
+            not_utf8("windows-1251"),
+            id="charset=windows-1251, quoted",
+        ),
+        pytest.param(
+            MULTIPART,
+            {},
+            multipart(deals_part(b"\r\nContent-Type: text/csv; charset=utf-16", BAD_FILE)),
+            not_utf8("utf-16", "the deals part"),
+            id="a part in utf-16",
+        ),
+        pytest.param(
+            MULTIPART,
+            {},
+            multipart(deals_part(b"\r\nContent-Transfer-Encoding: base64", BAD_FILE)),
+            encoded("Content-Transfer-Encoding", "base64", "the deals part"),
+            id="a part in base64",
+        ),
+    ],
+)
+def test_body_not_plain_utf8_csv_is_unsupported(
+    api_client, previous, content_type, headers, body, desc
+):
+    response = post_body(api_client, body, content_type, **headers)
+
+    assert_answer(response, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, desc)
+    assert_intact(api_client, previous)
+    assert Upload.objects.count() == previous["uploads"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "headers"),
+    [
+        ("text/csv; charset=UTF-8", {}),
+        ('Text/CSV; charset="utf8"', {}),
+        ("text/csv", {"content_encoding": "identity"}),
+        (MULTIPART, {"content_encoding": "Identity"}),
+    ],
+)
+def test_plain_utf8_csv_is_read(api_client, deals_csv, expected_report, content_type, headers):
+    if content_type == MULTIPART:
+        body, label = (
+            multipart(deals_part(b"\r\nContent-Type: text/csv; charset=utf-8", deals_csv)),
+            FIELD_LABEL,
+        )
+    else:
+        body, label = deals_csv, BODY_LABEL
+
+    response = post_body(api_client, body, content_type, **headers)
+
+    assert_uploaded(response, api_client, expected_report, label, deals_csv)
+
+
+def test_request_without_a_body_or_a_content_type_is_refused(api_client, previous):
+    response = api_client.generic("POST", URL, content_type=None)  # curl -X POST
+
+    assert_answer(response, HTTPStatus.BAD_REQUEST, f"the request has no body; {HOW_TO_UPLOAD}")
+    assert_intact(api_client, previous)
+    assert Upload.objects.count() == previous["uploads"]
+
+
+def test_body_without_a_content_type_is_unsupported(api_client, previous):
+    response = wsgi_post(WsgiInput(BAD_FILE), "", length=len(BAD_FILE))
+
+    assert_answer(
+        response,
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        f"the body has no Content-Type, not an upload; {HOW_TO_UPLOAD}",
+    )
+    assert_intact(api_client, previous)
+    assert Upload.objects.count() == previous["uploads"]

@@ -94,7 +94,8 @@ def test_upload_request_is_one_multipart_file_or_a_csv_body(schema):
                 "schema": {
                     "type": "string",
                     "format": "binary",
-                    "description": "The deals CSV as the whole body, UTF-8; may be sent chunked.",
+                    "description": "The deals CSV as the whole body, UTF-8 (`charset=utf-8` or "
+                    "none), not compressed; may be sent chunked.",
                 }
             },
         }
@@ -253,3 +254,13 @@ def test_spectacular_command_validates_without_warnings(tmp_path, schema):
 
     assert err.getvalue() == ""
     assert json.loads(target.read_text(encoding="utf-8")) == schema
+
+
+@pytest.mark.parametrize("version", ["\x00", "\x01", "\n", "2.0", "x" * 300])
+def test_schema_ignores_a_version_parameter(api_client, schema, version):
+    # The API has one version; spectacular would put this one into a header and the schema.
+    response = api_client.get(SCHEMA_URL, {"format": "json", "version": version})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Disposition"] == 'inline; filename="deals-csv API.json"'
+    assert json.loads(response.content) == schema

@@ -482,6 +482,53 @@ def test_method_not_allowed_is_json(api_client):
     assert response.json() == {"Status": "Error", "Desc": 'Method "DELETE" not allowed.'}
 
 
+# The API answers JSON whatever a client asks for: `Accept` and a `format` parameter are not
+# read (DRF would answer 406 or 404); OPTIONS describes the operations in public words.
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"),
+    [
+        ({"format": "xml"}, None),
+        ({"format": "api"}, None),
+        ({}, "text/html"),
+        ({}, "application/xml;q=1, */*;q=0"),
+    ],
+)
+def test_report_is_json_whatever_is_asked(api_client, loaded, query, accept):
+    headers = {"accept": accept} if accept else {}
+
+    response = api_client.get(URL, query, headers=headers)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == loaded
+
+
+def test_upload_is_read_whatever_its_query_says(api_client, deals_csv, expected_report):
+    upload = SimpleUploadedFile("deals.csv", deals_csv)
+
+    response = api_client.post(
+        f"{URL}?format=csv", {"deals": upload}, format="multipart", headers={"accept": "text/csv"}
+    )
+
+    assert response.json() == {"Status": "OK", "upload_id": Upload.objects.get().pk, "rows": 767}
+    assert get_report(api_client).json() == expected_report
+
+
+def test_options_describes_the_deals_in_public_words(api_client):
+    response = api_client.options(URL)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {
+        "name": "Deals Api",
+        "description": "GET: the top-5 customers by money spent and the gems they share. POST: "
+        "replace all deals\nwith a CSV file (the multipart field `deals`, or a text/csv body).",
+        "renders": ["application/json"],
+        "parses": ["multipart/form-data", "text/csv"],
+    }
+
+
 def test_upload_and_report_without_trailing_slash(api_client, deals_csv, expected_report):
     upload = SimpleUploadedFile("deals.csv", deals_csv)
 
