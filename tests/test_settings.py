@@ -9,9 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from project import settings as project_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_VARIABLES = ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "DJANGO_DEBUG")
@@ -202,3 +207,29 @@ def test_gunicorn_error_status_line_and_desc_agree(gunicorn_address):
         "application/json",
         {"Status": "Error", "Desc": "not implemented: Unsupported transfer coding: 'foo'"},
     )
+
+
+@pytest.mark.django_db
+def test_debug_off_serves_the_admin_and_the_docs_once_static_files_are_collected(
+    settings, tmp_path
+):
+    # README, Running locally: with DEBUG off, `collectstatic` once, and then the admin and the
+    # API docs load with their hashed assets, served by whitenoise as in the image.
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = project_settings.STORAGES
+    settings.WHITENOISE_USE_FINDERS = False
+    settings.WHITENOISE_AUTOREFRESH = False
+    call_command("collectstatic", interactive=False, verbosity=0)
+    browser = Client()
+
+    for page in ("/admin/login/", "/api/docs/"):
+        response = browser.get(page)
+        assert response.status_code == HTTPStatus.OK, page
+        assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', response.content.decode())
+        assert assets, page
+        for asset in assets:
+            assert re.search(r"\.[0-9a-f]{12}\.\w+$", asset), asset  # from the manifest
+            served = browser.get(asset)
+            assert served.status_code == HTTPStatus.OK, asset
+            b"".join(served.streaming_content)  # close the file whitenoise opened
