@@ -501,7 +501,7 @@ def test_report_is_json_whatever_is_asked(api_client, loaded, query, accept):
     response = api_client.get(URL, query, headers=headers)
 
     assert response.status_code == HTTPStatus.OK
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"] == "application/json; charset=utf-8"
     assert response.json() == loaded
 
 
@@ -614,7 +614,7 @@ def test_an_internal_error_is_logged_once_with_its_id(
     def broken():
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views, "top_customers", broken)
+    monkeypatch.setattr(views, "top_customers_report", broken)
 
     incident = incident_of(get_report(api_client))
 
@@ -632,7 +632,7 @@ def test_an_unreachable_database_is_logged_once_as_a_warning(api_client, monkeyp
     def unreachable():
         raise psycopg2.OperationalError("connection to server failed: Connection refused")
 
-    monkeypatch.setattr(views, "top_customers", unreachable)
+    monkeypatch.setattr(views, "top_customers_report", unreachable)
 
     response = get_report(api_client)
 
