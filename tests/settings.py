@@ -11,6 +11,8 @@ from project.settings import *  # noqa: F403
 from project.settings import DATABASES
 
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DEALS_TEST_DATABASE", "test_deals")}
+# The same backend, with a test database whose default collation is not C (tests/postgresql).
+DATABASES["default"]["ENGINE"] = "tests.postgresql"
 
 # No collectstatic before tests: serve static files from the apps, without a manifest.
 STORAGES = {

@@ -102,3 +102,20 @@ def test_rendered_report_without_deals():
 
     assert body == '{"response": []}'
     assert body.encode() == python_rendering([])
+
+
+def test_test_database_does_not_sort_by_code_point_by_default():
+    """The ordering tests guard the columns' "C" collation only on such a database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT datlocprovider, daticulocale FROM pg_database"
+            " WHERE datname = current_database()"
+        )
+        locale = cursor.fetchone()
+        cursor.execute(
+            "SELECT array_agg(name ORDER BY name) FROM unnest(%s::text[]) AS name", [["я", "ё"]]
+        )
+        default_order = cursor.fetchone()[0]
+
+    assert locale == ("i", "en-US")
+    assert default_order == ["ё", "я"]
