@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import io
 import os
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -32,6 +31,7 @@ from deals.analyst import (
 )
 from deals.errors import DealsError
 from deals.services import deals_replace_from_csv
+from tests.transactional import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -222,11 +222,18 @@ def test_analyst_statements_time_out(impatient_session):
         fetch(impatient_session, "SELECT pg_sleep(2)")
 
 
+def session_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] == 1
+
+
 def test_analyst_idle_transaction_is_ended(impatient_session):
     impatient_session.autocommit = False
     fetch(impatient_session, "SELECT count(*) FROM deals_deal")  # opens a transaction, idles
+    pid = impatient_session.get_backend_pid()
 
-    time.sleep(0.5)
+    wait_until(lambda: not session_alive(pid), "the idle session ended by the server")
 
     with pytest.raises(psycopg2.OperationalError):
         fetch(impatient_session, "SELECT 1")

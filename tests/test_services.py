@@ -1,8 +1,6 @@
 import hashlib
 import io
-import json
 import threading
-import time
 
 import psycopg2
 import pytest
@@ -10,8 +8,7 @@ from django.db import OperationalError, connection, connections
 
 from deals.errors import DATABASE_UNAVAILABLE, DatabaseUnavailable, InternalError
 from deals.ingest.format import CsvError
-from deals.models import CustomerTotal, Deal, TopCustomer, TopCustomersJson, Upload
-from deals.selectors import top_customers_report
+from deals.models import CustomerTotal, Deal, TopCustomer, Upload
 from deals.services import (
     INTERRUPTED,
     deals_replace_from_csv,
@@ -223,33 +220,6 @@ def test_failed_upload_is_recorded_outside_its_rolled_back_transaction(committed
     assert Deal.objects.count() == 767
 
 
-class PausedFile(io.BytesIO):
-    """A file whose reading stops after the first chunk until the test lets it go on."""
-
-    def __init__(self, content: bytes):
-        super().__init__(content)
-        self.reading = threading.Event()
-        self.go_on = threading.Event()
-
-    def read(self, size=-1):
-        if self.tell() > 0:
-            self.reading.set()
-            assert self.go_on.wait(30)
-        return super().read(size)
-
-
-def _upload_in_thread(file: PausedFile) -> threading.Thread:
-    def run():
-        try:
-            deals_replace_from_csv(file=file, filename="new.csv")
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 def _from_another_connection(read):
     result = {}
 
@@ -263,87 +233,3 @@ def _from_another_connection(read):
     thread.start()
     thread.join(30)
     return result["value"]
-
-
-def _new_file() -> bytes:
-    # Over one chunk, so that the upload pauses in the middle of COPY. 40,000 = 7 * 5714 + 2:
-    # customers 0 and 1 have one deal more than the others, then higher k spends more.
-    rows = [f"newcomer{n % 7},Опал,{n}.25,1,2018-12-14 08:29:52" for n in range(40_000)]
-    return csv_bytes(HEADER, *rows)
-
-
-NEW_TOP = [f"newcomer{k}" for k in (1, 0, 6, 5, 4)]
-
-
-def test_readers_see_the_old_report_until_commit_then_the_new(committed):
-    old = [row["username"] for row in committed["response"]]
-    file = PausedFile(_new_file())
-    thread = _upload_in_thread(file)
-    assert file.reading.wait(30)
-
-    started = time.monotonic()
-    during = _from_another_connection(_served_usernames)
-    waited = time.monotonic() - started
-    file.go_on.set()
-    thread.join(60)
-    after = _from_another_connection(_served_usernames)
-
-    assert during == old
-    assert waited < 2  # the reader was not blocked by the upload's locks
-    assert after == NEW_TOP
-
-
-def test_a_second_upload_waits_for_the_first_and_wins(committed):
-    first = PausedFile(_new_file())
-    first_thread = _upload_in_thread(first)
-    assert first.reading.wait(30)
-    second = csv_bytes(HEADER, "last,Opal,1,1,2018-12-14 08:29:52")
-
-    second_thread = threading.Thread(
-        target=lambda: _from_another_connection(lambda: replace(second))
-    )
-    second_thread.start()
-    time.sleep(0.5)
-    assert second_thread.is_alive()  # held by the advisory lock
-    first.go_on.set()
-    first_thread.join(60)
-    second_thread.join(60)
-
-    assert list(TopCustomer.objects.values_list("username", flat=True)) == ["last"]
-    assert list(Upload.objects.order_by("id").values_list("status", flat=True)) == ["ok"] * 3
-
-
-def _served_usernames() -> list[str]:
-    """The usernames of the report GET serves, in order."""
-    return [row["username"] for row in json.loads(top_customers_report().body)["response"]]
-
-
-def _top_customers_within_a_second():
-    # A reader that would wait on a lock fails instead of hanging the test.
-    with connection.cursor() as cursor:
-        cursor.execute("SET lock_timeout = '1s'")
-    try:
-        return _served_usernames()
-    except OperationalError as exc:
-        return f"blocked: {exc}"
-
-
-def test_the_refreshed_report_does_not_block_readers_before_commit(committed, monkeypatch):
-    refreshed, go_on = threading.Event(), threading.Event()
-    refresh = TopCustomersJson.refresh
-
-    def refresh_then_wait(**kwargs):
-        refresh(**kwargs)
-        refreshed.set()  # the upload now holds what REFRESH locked, until its commit
-        assert go_on.wait(30)
-
-    monkeypatch.setattr(TopCustomersJson, "refresh", refresh_then_wait)
-    thread = _upload_in_thread(io.BytesIO(_new_file()))
-    assert refreshed.wait(60)
-
-    during = _from_another_connection(_top_customers_within_a_second)
-    go_on.set()
-    thread.join(60)
-
-    assert during == [row["username"] for row in committed["response"]]
-    assert _from_another_connection(_top_customers_within_a_second) == NEW_TOP
