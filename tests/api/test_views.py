@@ -377,8 +377,59 @@ BAD_UPLOADS = [
     ),
 ]
 
+WHEN = "2018-12-14 08:29:52"
+UNTERMINATED = "unterminated quoted value (line breaks inside values are not supported)"
+STRAY_QUOTE = 'a quote inside an unquoted value (quote the whole value and double the ")'
+NOT_TOTAL = "is not a non-negative number with at most 2 decimals"
+# How the RFC 4180 splitter explains a bad line, and what the value rules refuse.
+BAD_QUOTING = [
+    # "" inside a quoted value is one quote: the line is explained past it, and a value
+    # holding one is shown unescaped.
+    (csv_bytes(HEADER, f'"Smith ""J""",Ruby,abc,1,{WHEN}'), f"line 2: total 'abc' {NOT_TOTAL}"),
+    (csv_bytes(HEADER, f'bob,Ruby,"1""5",1,{WHEN}'), f"line 2: total '1\"5' {NOT_TOTAL}"),
+    (csv_bytes(HEADER, f'"a""b,Ruby,1,1,{WHEN}'), f"line 2: customer: {UNTERMINATED}"),
+    (csv_bytes(HEADER, f"bob,Ruby,1,1,{WHEN},"), "line 2: expected 5 fields, found 6"),
+    (csv_bytes(HEADER, f",Ruby,1,1,{WHEN}"), "line 2: customer '' is empty"),
+    (csv_bytes(HEADER, f'bob,Ru"by,1,1,{WHEN}'), f"line 2: item: {STRAY_QUOTE}"),
+    # A lone quote inside a quoted value ends it early.
+    (csv_bytes(HEADER, f'"a"b",Ruby,1,1,{WHEN}'), "line 2: customer: text after the closing quote"),
+    (csv_bytes(HEADER, f'bob,"Ru"by",1,1,{WHEN}'), "line 2: item: text after the closing quote"),
+    # Line breaks inside a quoted value, in files of either kind.
+    (csv_bytes(HEADER, f'"bo\rb",Ruby,1,1,{WHEN}'), "line 2: carriage return inside the line"),
+    (
+        csv_bytes(HEADER, f'"bo\rb",Ruby,1,1,{WHEN}', newline="\n"),
+        "line 2: carriage return inside the line",
+    ),
+    (
+        csv_bytes(HEADER, f'"bo\nb",Ruby,1,1,{WHEN}', newline="\n"),
+        f"line 2: customer: {UNTERMINATED}",
+    ),
+    (csv_bytes(HEADER, f'"bo\r\nb",Ruby,1,1,{WHEN}'), f"line 2: customer: {UNTERMINATED}"),
+    (
+        csv_bytes(HEADER, f'"bo\nb",Ruby,1,1,{WHEN}'),
+        "line 2: ends with LF but the header with CRLF (mixed line endings)",
+    ),
+    # Names made of blanks only, bare or quoted.
+    (csv_bytes(HEADER, f"\t,Ruby,1,1,{WHEN}"), "line 2: customer '\\t' is empty"),
+    (csv_bytes(HEADER, f'" ",Ruby,1,1,{WHEN}'), "line 2: customer ' ' is empty"),
+    (csv_bytes(HEADER, f'"\t",Ruby,1,1,{WHEN}'), "line 2: customer '\\t' is empty"),
+    (csv_bytes(HEADER, f'bob," \t ",1,1,{WHEN}'), "line 2: item ' \\t ' is empty"),
+    (csv_bytes(HEADER, f'"",Ruby,1,1,{WHEN}'), "line 2: customer '' is empty"),
+    # The header has no column names yet: its fields are numbered.
+    (csv_bytes('customer,"item,total,quantity,date'), f"line 1: field 2: {UNTERMINATED}"),
+    (csv_bytes('cust"omer,item,total,quantity,date'), f"line 1: field 1: {STRAY_QUOTE}"),
+    (
+        csv_bytes('customer,item,"total"x,quantity,date'),
+        "line 1: field 3: text after the closing quote",
+    ),
+    (
+        csv_bytes('customer,item,total,quantity,date,"x'),
+        f"line 1: field 6: {UNTERMINATED}",
+    ),
+]
 
-@pytest.mark.parametrize(("content", "desc"), BAD_UPLOADS)
+
+@pytest.mark.parametrize(("content", "desc"), BAD_UPLOADS + BAD_QUOTING)
 def test_bad_upload_changes_nothing(api_client, loaded, content, desc):
     response = post_csv(api_client, content)
 
