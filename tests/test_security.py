@@ -122,7 +122,8 @@ def test_upload_with_the_token_is_accepted(api_client, previous_report, upload_t
     api_client.credentials(HTTP_AUTHORIZATION=f"{keyword} {upload_token}")
     response = post_csv(api_client, csv_bytes(HEADER))
     assert response.status_code == HTTPStatus.OK
-    assert response.json()["Status"] == "OK"
+    upload = Upload.objects.latest("pk")
+    assert response.json() == {"Status": "OK", "upload_id": upload.pk, "rows": 0}
     assert get_report(api_client).json() == {"response": []}
 
 

@@ -140,16 +140,24 @@ def test_unreadable_file_is_an_internal_error_not_the_databases(caplog):
 
 @pytest.mark.django_db
 def test_database_lost_during_the_refresh_is_the_database_unavailable(deals_csv, monkeypatch):
+    replace(deals_csv)
+
     def lost(**kwargs):
         raise psycopg2.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(CustomerTotal, "refresh", lost)
 
     with pytest.raises(DatabaseUnavailable) as error:
-        replace(deals_csv)
+        replace(csv_bytes(HEADER, "a,Opal,1,1,2018-12-14 08:29:52"), filename="lost.csv")
 
     assert isinstance(error.value.__cause__, OperationalError)
-    assert Upload.objects.latest("pk").error == DATABASE_UNAVAILABLE
+    failed = Upload.objects.latest("pk")
+    assert (failed.filename, failed.status, failed.error) == (
+        "lost.csv",
+        Upload.Status.ERROR,
+        DATABASE_UNAVAILABLE,
+    )
+    assert Deal.objects.count() == 767
 
 
 @pytest.mark.django_db

@@ -2,6 +2,7 @@ import logging
 import random
 import re
 import string
+from contextlib import contextmanager
 from http import HTTPStatus
 
 import psycopg2
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 HEADER = "customer,item,total,quantity,date"
 NOT_DATE = "is not an ISO 8601 date like 2018-12-14 or 2018-12-14 08:29:52.506166"
+WHEN = "2018-12-14 08:29:52"
 
 
 @pytest.fixture
@@ -278,6 +280,142 @@ def test_etag_changes_with_the_report(api_client, loaded):
     assert response["ETag"] != before
 
 
+# A report, and a change of one served field at a time: each must change the ETag.
+BASE_DEALS = [f"anna,Opal,300,1,{WHEN}", f"bob,Opal,200,1,{WHEN}", f"carl,Ruby,100,1,{WHEN}"]
+BASE_REPORT = [
+    {"username": "anna", "spent_money": 300, "gems": ["Opal"]},
+    {"username": "bob", "spent_money": 200, "gems": ["Opal"]},
+    {"username": "carl", "spent_money": 100, "gems": []},
+]
+ONE_FIELD_CHANGED = {
+    "amount only, by a cent": (
+        [f"anna,Opal,300.01,1,{WHEN}", *BASE_DEALS[1:]],
+        [{**BASE_REPORT[0], "spent_money": 300.01}, *BASE_REPORT[1:]],
+    ),
+    "gems only": (
+        [*BASE_DEALS, f"carl,Opal,0,1,{WHEN}"],
+        [*BASE_REPORT[:2], {**BASE_REPORT[2], "gems": ["Opal"]}],
+    ),
+    "order only": (
+        [f"anna,Opal,200,1,{WHEN}", f"bob,Opal,300,1,{WHEN}", BASE_DEALS[2]],
+        [
+            {**BASE_REPORT[1], "spent_money": 300},
+            {**BASE_REPORT[0], "spent_money": 200},
+            *BASE_REPORT[2:],
+        ],
+    ),
+}
+
+
+def etag_of(api_client, rows: list[str], report: list[dict]) -> str:
+    assert post_csv(api_client, csv_bytes(HEADER, *rows)).status_code == HTTPStatus.OK
+    response = get_report(api_client)
+    assert response.json() == {"response": report}
+    return response["ETag"]
+
+
+@pytest.mark.parametrize(("rows", "report"), ONE_FIELD_CHANGED.values(), ids=ONE_FIELD_CHANGED)
+def test_etag_changes_when_one_served_field_changes(api_client, rows, report):
+    before = etag_of(api_client, BASE_DEALS, BASE_REPORT)
+    assert post_csv(api_client, csv_bytes(HEADER, *rows)).status_code == HTTPStatus.OK
+
+    response = api_client.get(URL, HTTP_IF_NONE_MATCH=before)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"response": report}
+    assert response["ETag"] != before
+
+
+def test_etag_is_the_same_for_the_same_report_from_other_deals(api_client):
+    before = etag_of(api_client, BASE_DEALS, BASE_REPORT)
+    other_deals = [
+        f"carl,Ruby,100.00,3,{WHEN}",
+        f"anna,Opal,150,1,{WHEN}",
+        "bob,Opal,200.0,2,2020-01-01T00:00:00Z",
+        f"anna,Opal,150.00,1,{WHEN}",
+    ]
+
+    assert etag_of(api_client, other_deals, BASE_REPORT) == before
+    response = api_client.get(URL, HTTP_IF_NONE_MATCH=before)
+    assert (response.status_code, response.content) == (HTTPStatus.NOT_MODIFIED, b"")
+
+
+def test_etag_is_a_strong_quoted_tag(api_client, loaded):
+    etag = get_report(api_client)["ETag"]
+
+    assert etag.startswith('"') and etag.endswith('"') and '"' not in etag[1:-1]
+    assert len(etag) > 2
+
+
+def report_requests(api_client) -> dict:
+    """Every way to ask for the report, each with the status it must answer."""
+    etag = get_report(api_client)["ETag"]
+    return {
+        "plain GET": (api_client.get(URL), HTTPStatus.OK),
+        "HEAD": (api_client.head(URL), HTTPStatus.OK),
+        "stale tag": (api_client.get(URL, HTTP_IF_NONE_MATCH='"stale"'), HTTPStatus.OK),
+        "same tag": (api_client.get(URL, HTTP_IF_NONE_MATCH=etag), HTTPStatus.NOT_MODIFIED),
+        "weak tag": (
+            api_client.get(URL, HTTP_IF_NONE_MATCH=f"W/{etag}"),
+            HTTPStatus.NOT_MODIFIED,
+        ),
+        "star": (api_client.get(URL, HTTP_IF_NONE_MATCH="*"), HTTPStatus.NOT_MODIFIED),
+    }
+
+
+@pytest.mark.parametrize("data", ["none", "loaded"])
+def test_every_report_answer_carries_cache_control_and_the_etag(api_client, deals_csv, data):
+    if data == "loaded":
+        assert post_csv(api_client, deals_csv).status_code == HTTPStatus.OK
+    etag = get_report(api_client)["ETag"]
+
+    answers = report_requests(api_client)
+
+    assert {
+        name: (response.status_code, response["Cache-Control"], response["ETag"])
+        for name, (response, _) in answers.items()
+    } == {name: (status, "no-cache", etag) for name, (_, status) in answers.items()}
+
+
+@contextmanager
+def database_lost():
+    """Every query of this connection fails as when the server has gone away."""
+
+    def lost(execute, sql, params, many, context):
+        with connection.wrap_database_errors:
+            raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+    with connection.execute_wrapper(lost):
+        yield
+
+
+UNAVAILABLE = {"Status": "Error", "Desc": "the database is unavailable; try again later"}
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pytest.param(lambda client: client.get(URL), id="report"),
+        pytest.param(lambda client: client.get(URL, HTTP_IF_NONE_MATCH="*"), id="revalidation"),
+        pytest.param(lambda client: client.get("/api/health/"), id="health"),
+        pytest.param(lambda client: post_csv(client, csv_bytes(HEADER)), id="upload"),
+    ],
+)
+def test_database_lost_answers_503(api_client, loaded, request_):
+    uploads = Upload.objects.count()
+
+    with database_lost():
+        response = request_(api_client)
+
+    assert (response.status_code, response["Content-Type"]) == (
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "application/json",
+    )
+    assert response.json() == UNAVAILABLE
+    assert_intact(api_client, loaded)
+    assert Upload.objects.count() == uploads  # nothing could be recorded either
+
+
 @pytest.mark.parametrize("tag", ["*", "W/{etag}", '"other", {etag}'])
 def test_not_modified_by_weak_list_and_star(api_client, loaded, tag):
     etag = get_report(api_client)["ETag"]
@@ -377,7 +515,6 @@ BAD_UPLOADS = [
     ),
 ]
 
-WHEN = "2018-12-14 08:29:52"
 UNTERMINATED = "unterminated quoted value (line breaks inside values are not supported)"
 STRAY_QUOTE = 'a quote inside an unquoted value (quote the whole value and double the ")'
 NOT_TOTAL = "is not a non-negative number with at most 2 decimals"

@@ -7,7 +7,7 @@ import pytest
 from deals.ingest import stream as ingest_stream
 from deals.ingest.fields import STRAY_QUOTE, UNTERMINATED
 from deals.ingest.format import CsvError
-from deals.ingest.stream import ValidatedCsv
+from deals.ingest.stream import BOM, ValidatedCsv
 
 HEADER = "customer,item,total,quantity,date"
 GOOD = "bob,Ruby,612.5,2,2018-12-14 08:29:52.506166"
@@ -40,6 +40,50 @@ def small_chunks(monkeypatch):
     """Chunks of 64 bytes: every file of a few lines spans many chunks."""
     monkeypatch.setattr(ingest_stream, "CHUNK_BYTES", 64)
     monkeypatch.setattr(ingest_stream, "MAX_LINE_BYTES", 200)
+
+
+@pytest.fixture
+def explained(monkeypatch) -> list[int]:
+    """The numbers of the lines the stream checks one by one (the slow path)."""
+    numbers: list[int] = []
+    line_error = ValidatedCsv._line_error
+
+    def counted(self, line: bytes, number: int):
+        numbers.append(number)
+        return line_error(self, line, number)
+
+    monkeypatch.setattr(ValidatedCsv, "_line_error", counted)
+    return numbers
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(lambda data: data, id="crlf"),
+        pytest.param(lambda data: data.replace(b"\r\n", b"\n"), id="lf"),
+        pytest.param(lambda data: BOM + data, id="bom"),
+    ],
+)
+def test_a_valid_file_is_checked_chunk_by_chunk_never_line_by_line(deals_csv, explained, variant):
+    content = variant(deals_csv)
+
+    assert drain(content) == (content, None)
+    assert explained == []
+
+
+def test_only_a_last_line_without_a_break_is_checked_on_its_own(deals_csv, explained):
+    content = deals_csv.removesuffix(b"\r\n")
+
+    assert drain(content) == (content, None)
+    assert explained == [768]
+
+
+def test_only_the_chunk_with_the_bad_line_is_checked_line_by_line(small_chunks, explained):
+    rows = [GOOD] * 30 + ["bob,Ruby,x,1,2018-12-14 08:29:52"]
+
+    assert drain(lines(HEADER, *rows))[1] == f"line 32: total 'x' {NOT_TOTAL}"
+    assert explained[-1] == 32
+    assert len(explained) < 3  # 64-byte chunks hold at most two lines of 45 bytes
 
 
 def test_valid_file_is_handed_over_unchanged():
