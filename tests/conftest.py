@@ -1,5 +1,6 @@
 import io
 import json
+import os
 from pathlib import Path
 
 import psycopg2
@@ -7,9 +8,29 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.client import ClientHandler
+from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from deals.services import STARTUP_LOCK_KEY
+
+# Every hypothesis test runs under one named profile. "deals" (the default, and CI's): the same
+# examples on every run and machine (derandomize), so a failure reproduces anywhere, with the
+# @reproduce_failure blob printed; no deadline, since each example is a real request to
+# PostgreSQL on a shared machine. "explore" draws new random examples, more of them, to hunt
+# for bugs locally: HYPOTHESIS_PROFILE=explore scripts/test.sh tests/test_properties.py
+settings.register_profile(
+    "deals",
+    derandomize=True,
+    print_blob=True,
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore", settings.get_profile("deals"), derandomize=False, max_examples=1000
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deals"))
 
 # The canonical sample the repository ships (examples/): 767 deals, CRLF, and its exact report.
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -7,13 +7,14 @@ end or not, dates with or without a time.
 """
 
 import json
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
@@ -158,10 +159,18 @@ def upload(client: APIClient, content: bytes, rows: list[DealRow]) -> None:
     assert response.json()["rows"] == len(rows)
 
 
-HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The profile of tests/conftest.py, with fewer examples: each one is one to four uploads.
+UPLOADS = settings(max_examples=40)
 
 
-@HYPOTHESIS
+def test_hypothesis_runs_under_a_named_profile_deterministic_by_default():
+    profile = settings.get_profile("deals")
+
+    assert settings.get_current_profile_name() == os.environ.get("HYPOTHESIS_PROFILE", "deals")
+    assert (profile.derandomize, profile.print_blob, profile.deadline) == (True, True, None)
+
+
+@UPLOADS
 @given(case=deals_cases())
 def test_report_equals_the_model(case):
     rows, content = case
@@ -171,7 +180,7 @@ def test_report_equals_the_model(case):
     assert Deal.objects.count() == len(rows)
 
 
-@HYPOTHESIS
+@UPLOADS
 @given(first=deals_cases(), second=deals_cases())
 def test_uploads_replace_and_never_accumulate(first, second):
     (rows_a, file_a), (rows_b, file_b) = first, second

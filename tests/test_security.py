@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
@@ -236,7 +236,7 @@ def _assert_no_5xx_and_json(path: str, method: str, response) -> None:
         assert body["Status"] == "Error"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200)  # the profile of tests/conftest.py, more examples
 @given(data=st.data(), content_type=st.sampled_from(CONTENT_TYPES), body=BODIES)
 def test_raw_requests_answer_as_documented_and_never_5xx(documented, data, content_type, body):
     undocumented = st.tuples(st.sampled_from(UNDOCUMENTED_PATHS), st.sampled_from(METHODS))
@@ -259,7 +259,7 @@ def multipart_part(name: str, filename: str | None, content: bytes) -> bytes:
     return head + content + b"\r\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150)
 @given(
     parts=st.lists(
         st.tuples(PART_NAMES, st.none() | st.text(max_size=20), BODIES),
