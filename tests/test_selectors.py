@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from deals.selectors import table_row_estimate, top_customers_report
+from deals.selectors import items_bought, table_row_estimate, top_customers_report
 from deals.services import deals_replace_from_csv
 from tests.conftest import csv_bytes, get_report, post_csv
 
@@ -120,7 +120,21 @@ def test_selector_reads_the_empty_report():
     assert report.etag == f'"{hashlib.sha256(empty).hexdigest()}"'
 
 
-def test_row_estimate_of_the_deals_is_exact_after_an_upload(deals_csv):
-    deals_replace_from_csv(file=io.BytesIO(deals_csv), filename="deals.csv")
+def test_items_bought_are_distinct_and_by_code_point():
+    items = ["опал", "Опал", "opal", "Opal", "Ёж"]
+    rows = [deal(customer, item, "1") for customer in ("a", "b", "c") for item in items]
+    deals_replace_from_csv(file=io.BytesIO(csv_bytes(HEADER, *rows)), filename="deals.csv")
 
+    assert items_bought() == ["Opal", "opal", "Ёж", "Опал", "опал"]
+
+
+def test_items_bought_without_deals():
+    assert items_bought() == []
+
+
+def test_row_estimate_is_exact_after_an_upload(deals_csv):
+    deals_replace_from_csv(file=io.BytesIO(deals_csv), filename="deals.csv")
     assert table_row_estimate("deals_deal") == 767
+
+    deals_replace_from_csv(file=io.BytesIO(csv_bytes(HEADER)), filename="empty.csv")
+    assert table_row_estimate("deals_deal") == 0

@@ -10,6 +10,7 @@ from deals.ingest.format import CsvError
 from deals.ingest.stream import BOM, ValidatedCsv
 
 HEADER = "customer,item,total,quantity,date"
+COLUMNS = ("customer", "item", "total", "quantity", "date")
 GOOD = "bob,Ruby,612.5,2,2018-12-14 08:29:52.506166"
 NOT_TOTAL = "is not a non-negative number with at most 2 decimals"
 NOT_QUANTITY = "is not a positive integer"
@@ -164,6 +165,24 @@ def test_header_longer_than_the_limit(small_chunks):
         (
             lines("customer,item,total,quantity,date,customer"),
             f"line 1: header repeats customer {EXPECTED}",
+        ),
+        (
+            lines("customer\titem\ttotal\tquantity\tdate"),
+            "line 1: header misses customer, item, total, quantity, date;"
+            f" has unknown 'customer\\titem\\ttotal\\tquantity\\tdate' {EXPECTED};"
+            " the file looks tab-separated: save it as comma-separated CSV",
+        ),
+        (  # a comma as well: not another separator, no hint
+            lines("customer;item,total,quantity,date"),
+            f"line 1: header misses customer, item; has unknown 'customer;item' {EXPECTED}",
+        ),
+        (
+            lines("deals"),
+            f"line 1: header misses {', '.join(COLUMNS)}; has unknown 'deals' {EXPECTED}",
+        ),
+        (  # long unknown names shortened to 40 characters, at most five of them named
+            lines(",".join(["customer,item,total,quantity,date", "a" * 40, "b" * 41, *"cdefg"])),
+            f"line 1: header has unknown '{'a' * 40}', '{'b' * 37}...', 'c', 'd', 'e' {EXPECTED}",
         ),
         (lines('"customer","item","total","quantity","date"', GOOD), None),
         (b"\x1f\x8b\x08\x00\xff", "line 1: not UTF-8 text (byte 0x8b); save the file as UTF-8 CSV"),
@@ -348,6 +367,15 @@ def test_invalid_date(date):
     content = lines(HEADER, f"bob,Ruby,1,1,{date}")
 
     assert error_of(content) == f"line 2: date {date!r} {NOT_DATE}"
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"), [(80, "x" * 80), (81, "x" * 77 + "..."), (82, "x" * 77 + "...")]
+)
+def test_values_over_80_characters_are_shortened_to_80(length, shown):
+    error = error_of(lines(HEADER, f"bob,Ruby,1,{'x' * length},2018-12-14 08:29:52"))
+
+    assert error == f"line 2: quantity '{shown}' {NOT_QUANTITY}"
 
 
 def test_long_value_is_shortened_in_the_message():
