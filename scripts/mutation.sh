@@ -35,7 +35,7 @@ rm -rf mutants
 echo "mutmut: generating and running mutants (progress in mutants/run.log)"
 mkdir -p mutants
 .venv/bin/mutmut run --max-children "${MUTATION_JOBS:-2}" "$@" >mutants/run.log 2>&1 || {
-  tail -n 40 mutants/run.log
+  tr '\r' '\n' <mutants/run.log | tail -n 40
   exit 1
 }
 .venv/bin/mutmut results --all true >mutants/results.txt
