@@ -518,6 +518,10 @@ BAD_UPLOADS = [
 UNTERMINATED = "unterminated quoted value (line breaks inside values are not supported)"
 STRAY_QUOTE = 'a quote inside an unquoted value (quote the whole value and double the ")'
 NOT_TOTAL = "is not a non-negative number with at most 2 decimals"
+CR_INSIDE = (
+    "a carriage return (CR) inside the line;"
+    " save the file with CRLF or LF line breaks (in Excel: CSV UTF-8)"
+)
 # How the RFC 4180 splitter explains a bad line, and what the value rules refuse.
 BAD_QUOTING = [
     # "" inside a quoted value is one quote: the line is explained past it, and a value
@@ -532,10 +536,10 @@ BAD_QUOTING = [
     (csv_bytes(HEADER, f'"a"b",Ruby,1,1,{WHEN}'), "line 2: customer: text after the closing quote"),
     (csv_bytes(HEADER, f'bob,"Ru"by",1,1,{WHEN}'), "line 2: item: text after the closing quote"),
     # Line breaks inside a quoted value, in files of either kind.
-    (csv_bytes(HEADER, f'"bo\rb",Ruby,1,1,{WHEN}'), "line 2: carriage return inside the line"),
+    (csv_bytes(HEADER, f'"bo\rb",Ruby,1,1,{WHEN}'), f"line 2: {CR_INSIDE}"),
     (
         csv_bytes(HEADER, f'"bo\rb",Ruby,1,1,{WHEN}', newline="\n"),
-        "line 2: carriage return inside the line",
+        f"line 2: {CR_INSIDE}",
     ),
     (
         csv_bytes(HEADER, f'"bo\nb",Ruby,1,1,{WHEN}', newline="\n"),

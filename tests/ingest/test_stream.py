@@ -47,13 +47,13 @@ def small_chunks(monkeypatch):
 def explained(monkeypatch) -> list[int]:
     """The numbers of the lines the stream checks one by one (the slow path)."""
     numbers: list[int] = []
-    line_error = ValidatedCsv._line_error
+    checked_line = ValidatedCsv._checked_line
 
     def counted(self, line: bytes, number: int):
         numbers.append(number)
-        return line_error(self, line, number)
+        return checked_line(self, line, number)
 
-    monkeypatch.setattr(ValidatedCsv, "_line_error", counted)
+    monkeypatch.setattr(ValidatedCsv, "_checked_line", counted)
     return numbers
 
 
