@@ -4,7 +4,12 @@ import json
 
 import pytest
 
-from deals.selectors import items_bought, table_row_estimate, top_customers_report
+from deals.selectors import (
+    data_view_permissions,
+    items_bought,
+    table_row_estimate,
+    top_customers_report,
+)
 from deals.services import deals_replace_from_csv
 from tests.conftest import csv_bytes, get_report, post_csv
 
@@ -138,3 +143,18 @@ def test_row_estimate_is_exact_after_an_upload(deals_csv):
 
     deals_replace_from_csv(file=io.BytesIO(csv_bytes(HEADER)), filename="empty.csv")
     assert table_row_estimate("deals_deal") == 0
+
+
+def test_data_view_permissions_are_one_query(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        pages = sorted(
+            (permission.content_type.model, permission.codename)
+            for permission in data_view_permissions()
+        )
+
+    assert pages == [
+        ("customertotal", "view_customertotal"),
+        ("deal", "view_deal"),
+        ("topcustomer", "view_topcustomer"),
+        ("upload", "view_upload"),
+    ]

@@ -499,6 +499,11 @@ def test_lines_after_a_separator_line_keep_their_numbers():
             lines("sep=;", "customer;item;total;quantity;date"),
             "line 1: the file declares ';' as its separator (sep=;); save it as comma-separated",
         ),
+        (  # a separator that is not UTF-8 is still named
+            b"sep=\xff\r\n" + lines(HEADER),
+            "line 1: the file declares '\ufffd' as its separator (sep=\ufffd);"
+            " save it as comma-separated",
+        ),
         (lines("sep=,"), "line 2: the header is missing"),
         (
             lines("sep=,", "customer,item"),
@@ -547,6 +552,16 @@ def test_trimmed_lines_before_a_bad_line_are_handed_over_trimmed():
 
     assert error == f"line 4: total 'x' {NOT_TOTAL}"
     assert handed == lines(HEADER, GOOD, '"bob","Ruby",1,1,2018-12-14')
+
+
+@pytest.mark.parametrize("after", [[], ["bob,Ruby,x,1,2018-12-14"]], ids=["chunk", "line by line"])
+def test_trimmed_values_keep_their_quotes_escaped(after):
+    content = lines(HEADER, '" a""b "," ""Ruby"" ",1,1,2018-12-14', *after)
+
+    handed, error = drain(content)
+
+    assert error == (f"line 3: total 'x' {NOT_TOTAL}" if after else None)
+    assert handed == lines(HEADER, '"a""b","""Ruby""",1,1,2018-12-14')
 
 
 def test_chunks_without_blanks_stay_on_the_fast_path(small_chunks):
