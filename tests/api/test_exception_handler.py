@@ -7,11 +7,12 @@ import psycopg2
 import pytest
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import OperationalError
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from deals.api.exception_handler import status_desc_exception_handler
+from deals.api.parsers import unsupported_body
 from deals.errors import DealsError, too_large
 
 
@@ -60,3 +61,17 @@ def answer(exc: Exception) -> tuple[int, dict]:
 )
 def test_errors_answer_status_and_desc(exc, status, desc):
     assert answer(exc) == (status, {"Status": "Error", "Desc": desc})
+
+
+def test_unsupported_media_type_names_the_type_without_its_parameters():
+    body_type = "application/json; charset=utf-8"
+    request = Request(APIRequestFactory().post("/api/deals/", b"{}", content_type=body_type))
+
+    response = status_desc_exception_handler(UnsupportedMediaType("x"), {"request": request})
+
+    expected = unsupported_body("application/json")
+    assert (response.status_code, response.data) == (
+        expected.status_code,
+        {"Status": "Error", "Desc": expected.message},
+    )
+    assert "the body is application/json, not an upload" in expected.message

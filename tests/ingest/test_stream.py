@@ -1,6 +1,7 @@
 import csv
 import hashlib
 import io
+import time
 
 import pytest
 
@@ -542,6 +543,29 @@ def test_blanks_around_text_values_are_trimmed(row, written):
     handed, error = drain(lines(HEADER, GOOD, row, GOOD))
 
     assert (handed, error) == (lines(HEADER, TRIMMED_GOOD, written, TRIMMED_GOOD), None)
+
+
+def test_error_after_trimmed_chunks_names_its_physical_line(small_chunks):
+    rows = [" bob ,Ruby,1,1,2018-12-14"] * 30 + ["bob,Ruby,x,1,2018-12-14"]
+
+    handed, error = drain(lines(HEADER, *rows))
+
+    assert error == f"line 32: total 'x' {NOT_TOTAL}"
+    assert handed == lines(HEADER, *['"bob","Ruby",1,1,2018-12-14'] * 30)
+
+
+def test_read_ahead_loses_no_chunk_when_copy_reads_slowly():
+    content = lines(HEADER, *[GOOD] * 20_000)  # about 20 chunks, the queue holds 8
+    feed = ingest_stream.ReadAhead(ValidatedCsv(io.BytesIO(content)), depth=2)
+
+    with feed:
+        handed = [feed.read()]
+        while not feed._chunks.full():  # the helper now waits to put the next chunk
+            time.sleep(0.01)
+        time.sleep(0.3)  # longer than the helper's wait: it must try again, not drop it
+        handed += iter(feed.read, b"")
+
+    assert b"".join(handed) == content
 
 
 def test_trimmed_lines_before_a_bad_line_are_handed_over_trimmed():
