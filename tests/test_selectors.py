@@ -141,9 +141,6 @@ def test_row_estimate_is_exact_after_an_upload(deals_csv):
     deals_replace_from_csv(file=io.BytesIO(deals_csv), filename="deals.csv")
     assert table_row_estimate("deals_deal") == 767
 
-    deals_replace_from_csv(file=io.BytesIO(csv_bytes(HEADER)), filename="empty.csv")
-    assert table_row_estimate("deals_deal") == 0
-
 
 def test_data_view_permissions_are_one_query(django_assert_num_queries):
     with django_assert_num_queries(1):
