@@ -168,6 +168,10 @@ def test_header_longer_than_the_limit(small_chunks):
             f"line 1: header repeats customer {EXPECTED}",
         ),
         (
+            lines("customer,item,total,quantity,date,customer,item"),
+            f"line 1: header repeats customer, item {EXPECTED}",
+        ),
+        (
             lines("customer\titem\ttotal\tquantity\tdate"),
             "line 1: header misses customer, item, total, quantity, date;"
             f" has unknown 'customer\\titem\\ttotal\\tquantity\\tdate' {EXPECTED};"
