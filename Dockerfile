@@ -35,13 +35,13 @@ RUN DJANGO_SECRET_KEY=collectstatic-build-only python manage.py collectstatic --
 FROM base AS runtime
 
 # Where the entrypoint keeps the generated key; settings read it, so `exec` shells find it too.
-ENV DJANGO_SECRET_KEY_FILE=/var/lib/deals/secret_key
+# gunicorn listens on every interface of the container (its default is the loopback).
+ENV DJANGO_SECRET_KEY_FILE=/var/lib/deals/secret_key \
+    GUNICORN_BIND=0.0.0.0:8000
 USER deals
 EXPOSE 8000
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
-# No control socket: it would go to the user's home, which does not exist; compose and signals
-# manage the server.
-CMD ["gunicorn", "-c", "project/gunicorn.py", "--no-control-socket", "project.wsgi:application"]
+CMD ["gunicorn", "-c", "project/gunicorn.py", "project.wsgi:application"]
 
 
 # `docker-compose run --rm tests`: the application plus the dev requirements and the test suite,

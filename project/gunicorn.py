@@ -49,7 +49,12 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 # Read by the workers, which the master forks after loading this file.
 util.write_error = write_json_error
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Loopback by default: a local run is not reachable from the network (and has no proxy in
+# front). The image listens on every interface of its container (Dockerfile).
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# No control socket: it would go to ~/.gunicorn, shared by every local run of the user (and
+# the image's user has no home); signals manage the server.
+control_socket_disable = True
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -180,5 +180,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django_pgviews": {"level": "WARNING"}},
+    "loggers": {
+        "django_pgviews": {"level": "WARNING"},
+        # Django writes a WARNING for every 4xx ("Bad Request: /api/deals/"): a refused upload is
+        # already one line of deals.services, with its cause. Its 5xx are logged once, with their
+        # id, by deals.failures.
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -78,6 +78,19 @@ def test_gunicorn_runs_threaded_workers_sized_from_the_environment():
     }
 
 
+def test_gunicorn_listens_on_the_loopback_without_a_control_socket_by_default():
+    environment = {k: v for k, v in os.environ.items() if k != "GUNICORN_BIND"}
+    code = (
+        "import json, project.gunicorn as c; print(json.dumps([c.bind, c.control_socket_disable]))"
+    )
+
+    result = subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+    assert json.loads(result.stdout) == ["127.0.0.1:8000", True]
+
+
 ACCESS_LOG_ONE_REQUEST = """
 import datetime, sys, types
 from gunicorn.config import Config

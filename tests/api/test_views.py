@@ -579,6 +579,18 @@ def test_bad_upload_changes_nothing(api_client, loaded, content, desc):
     assert (failed.status, failed.error, failed.size) == (Upload.Status.ERROR, desc, len(content))
 
 
+def test_a_refused_upload_is_logged_once_with_its_cause(api_client, loaded, caplog):
+    caplog.set_level(logging.INFO)
+    bad = csv_bytes("customer,item,total,quantity,date", "bob,Ruby,abc,1,2018-12-14 08:29:52")
+
+    post_csv(api_client, bad)
+
+    desc = "line 2: total 'abc' is not a non-negative number with at most 2 decimals"
+    (record,) = caplog.records
+    assert (record.name, record.levelname) == ("deals.services", "WARNING")
+    assert record.getMessage().endswith(f"error={desc}")
+
+
 def test_no_deals_field(api_client, loaded):
     response = api_client.post(URL, {"other": SimpleUploadedFile("a.csv", b"x")})
 
