@@ -15,11 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+scripts/venv.sh
 
 # One kept test database (pytest --reuse-db), shared by the mutants running at once: the
 # selected tests never commit. Dropped at the end.
