@@ -1,7 +1,7 @@
 """The deals-csv benchmark: floor vs end-to-end upload, step by step; worker memory; GET
 throughput against reference views, CPU per request; GET latency during an upload.
 
-    .venv/bin/python bench/run.py            # 100k, 1M and 5M rows; about 15 minutes
+    .venv/bin/python bench/run.py            # 100k, 1M and 5M rows; ~6 min once files exist
     .venv/bin/python bench/run.py --quick    # 100k and 1M rows, one repetition, short GET runs
 
 In one run, on the same generated files (bench/data/, reused while the generator is

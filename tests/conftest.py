@@ -16,8 +16,10 @@ from deals.services import STARTUP_LOCK_KEY
 # Every hypothesis test runs under one named profile. "deals" (the default, and CI's): the same
 # examples on every run and machine (derandomize), so a failure reproduces anywhere, with the
 # @reproduce_failure blob printed; no deadline, since each example is a real request to
-# PostgreSQL on a shared machine. "explore" draws new random examples, more of them, to hunt
-# for bugs locally: HYPOTHESIS_PROFILE=explore scripts/test.sh tests/test_properties.py
+# PostgreSQL on a shared machine. "explore" draws new random examples, ten times as many, to
+# hunt for bugs locally: HYPOTHESIS_PROFILE=explore scripts/test.sh tests/test_properties.py
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "deals")
+EXPLORE_FACTOR = 10
 settings.register_profile(
     "deals",
     derandomize=True,
@@ -28,9 +30,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "explore", settings.get_profile("deals"), derandomize=False, max_examples=1000
+    "explore",
+    settings.get_profile("deals"),
+    derandomize=False,
+    max_examples=100 * EXPLORE_FACTOR,
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deals"))
+settings.load_profile(PROFILE)
+
+
+def examples(count: int) -> int:
+    """How many examples a test that sets its own count tries: `count` under the "deals"
+    profile, ten times as many under "explore" (a test's own count wins over its profile's)."""
+    return count * EXPLORE_FACTOR if PROFILE == "explore" else count
+
 
 # The canonical sample the repository ships (examples/): 767 deals, CRLF, and its exact report.
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -11,6 +11,7 @@ from deals.api.renderers import ExactJSONRenderer
 from deals.api.views import TopCustomersApi
 from deals.models import CustomerTotal, Deal, TopCustomer, TopCustomersJson, view_sql
 from deals.services import reports_refresh
+from tests.conftest import examples
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def python_rendering(rows) -> bytes:
     return ExactJSONRenderer().render(data)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=deal_rows())
 def test_rendered_report_is_what_python_renders_of_the_top_view(rows):
     Deal.objects.all().delete()

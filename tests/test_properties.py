@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from deals.models import Deal
-from tests.conftest import get_report, post_csv
+from tests.conftest import examples, get_report, post_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +160,7 @@ def upload(client: APIClient, content: bytes, rows: list[DealRow]) -> None:
 
 
 # The profile of tests/conftest.py, with fewer examples: each one is one to four uploads.
-UPLOADS = settings(max_examples=40)
+UPLOADS = settings(max_examples=examples(40))
 
 
 def test_hypothesis_runs_under_a_named_profile_deterministic_by_default():
@@ -168,6 +168,7 @@ def test_hypothesis_runs_under_a_named_profile_deterministic_by_default():
 
     assert settings.get_current_profile_name() == os.environ.get("HYPOTHESIS_PROFILE", "deals")
     assert (profile.derandomize, profile.print_blob, profile.deadline) == (True, True, None)
+    assert settings.get_profile("explore").derandomize is False
 
 
 @UPLOADS

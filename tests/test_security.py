@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from deals.api.permissions import AUTH_MALFORMED, AUTH_REQUIRED, AUTH_WRONG
 from deals.models import Deal, Upload
-from tests.conftest import URL, csv_bytes, get_report, post_csv
+from tests.conftest import URL, csv_bytes, examples, get_report, post_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -236,7 +236,7 @@ def _assert_no_5xx_and_json(path: str, method: str, response) -> None:
         assert body["Status"] == "Error"
 
 
-@settings(max_examples=200)  # the profile of tests/conftest.py, more examples
+@settings(max_examples=examples(200))  # the profile of tests/conftest.py, more examples
 @given(data=st.data(), content_type=st.sampled_from(CONTENT_TYPES), body=BODIES)
 def test_raw_requests_answer_as_documented_and_never_5xx(documented, data, content_type, body):
     undocumented = st.tuples(st.sampled_from(UNDOCUMENTED_PATHS), st.sampled_from(METHODS))
@@ -259,7 +259,7 @@ def multipart_part(name: str, filename: str | None, content: bytes) -> bytes:
     return head + content + b"\r\n"
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(
     parts=st.lists(
         st.tuples(PART_NAMES, st.none() | st.text(max_size=20), BODIES),

@@ -5,8 +5,9 @@
 #      only when it loads its configuration, so when the set of addresses changes
 #      (`docker-compose up --scale web=N`, a replica restarted with a new address) the loop
 #      reloads nginx. A reload keeps the upstream block and its keepalive connections, which a
-#      `resolver` with a variable in proxy_pass would lose (nginx 1.22 has no `resolve` on
-#      upstream servers); old workers finish their requests first.
+#      `resolver` with a variable in proxy_pass would lose; old workers finish their requests
+#      first. (nginx 1.27.3 and later can `resolve` upstream servers by itself; this loop also
+#      works on 1.22, which cannot.)
 set -eu
 
 upstream=${DEALS_UPSTREAM_HOST:-web}
