@@ -246,3 +246,55 @@ def test_debug_off_serves_the_admin_and_the_docs_once_static_files_are_collected
             served = browser.get(asset)
             assert served.status_code == HTTPStatus.OK, asset
             b"".join(served.streaming_content)  # close the file whitenoise opened
+
+
+# Read by the code or the compose file, but set by the stack itself, never by a user.
+STACK_VARIABLES = {"PATH_INFO", "DEALS_PROXY_TIMEOUT"}
+ENV_EXAMPLE = ROOT / ".env.example"
+README = ROOT / "README.md"
+
+
+def variables_read() -> set[str]:
+    """Every environment variable the code, the test settings or a compose file reads."""
+    sources = [*ROOT.glob("project/*.py"), *ROOT.glob("deals/**/*.py"), ROOT / "tests/settings.py"]
+    names = set()
+    for path in sources:
+        names |= set(
+            re.findall(r'(?:environ\.get|env_\w+)\(\s*"([A-Z][A-Z0-9_]+)"', path.read_text())
+        )
+    for path in ROOT.glob("docker-compose*.yml"):
+        names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", path.read_text()))
+    return names - STACK_VARIABLES
+
+
+def readme_defaults() -> dict[str, str]:
+    """The README's configuration tables: variable name -> its default cell."""
+    rows = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| ([^|]*) \|", README.read_text(), re.M)
+    return dict(rows)
+
+
+def env_example_settings() -> dict[str, str]:
+    """.env.example's settings: every `# NAME=value` line, name -> value."""
+    return dict(re.findall(r"^# ([A-Z][A-Z0-9_]+)=(.*)$", ENV_EXAMPLE.read_text(), re.M))
+
+
+def test_every_variable_is_documented_in_the_readme_and_env_example():
+    read = variables_read()
+
+    assert "DJANGO_SECRET_KEY" in read and "POSTGRES_PASSWORD" in read  # the search finds them
+    assert read - readme_defaults().keys() == set()
+    assert read - env_example_settings().keys() == set()
+
+
+def test_env_example_lines_can_be_uncommented_as_they_are():
+    # docker-compose 1.29 reads `NAME=value # note` as the value "value # note".
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line and not line.startswith("##"):
+            assert re.fullmatch(r"# [A-Z][A-Z0-9_]*=[^#\s]*", line), line
+
+
+def test_env_example_shows_the_readme_defaults():
+    defaults = readme_defaults()
+    for name, value in env_example_settings().items():
+        if value and name != "COMPOSE_FILE":  # shown with its opt-in value, as its note says
+            assert f"`{value}`" in defaults[name], (name, value, defaults[name])
