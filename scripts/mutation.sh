@@ -17,20 +17,26 @@ cd "$(dirname "$0")/.."
 
 scripts/venv.sh
 
-# One kept test database (pytest --reuse-db), shared by the mutants running at once: the
-# selected tests never commit. Dropped at the end.
+# One kept test database (pytest --reuse-db) per mutant running at once, so that a mutant that
+# hangs holding a lock cannot make another's tests wait (tests/settings.py gives each process a
+# free slot: <DEALS_TEST_DATABASE>_mutation_1, _2, ...; one more for mutmut's own first run).
+# Dropped at the end.
+JOBS="${MUTATION_JOBS:-2}"
 export DEALS_TEST_DATABASE="${DEALS_TEST_DATABASE:-test_deals}_mutation"
+export DEALS_TEST_DATABASE_SLOTS=$((JOBS + 2))
 drop_database() {
-  .venv/bin/python manage.py shell --settings=tests.settings -c \
-    "from django.db import connection; connection.creation._destroy_test_db('$DEALS_TEST_DATABASE', 0)" \
-    >/dev/null 2>&1 || true
+  for slot in $(seq 1 "$DEALS_TEST_DATABASE_SLOTS"); do
+    DEALS_TEST_DATABASE_SLOTS=0 .venv/bin/python manage.py shell --settings=tests.settings -c \
+      "from django.db import connection; connection.creation._destroy_test_db('${DEALS_TEST_DATABASE}_$slot', 0)" \
+      >/dev/null 2>&1 || true
+  done
 }
 trap drop_database EXIT
 
 rm -rf mutants
 echo "mutmut: generating and running mutants (progress in mutants/run.log)"
 mkdir -p mutants
-.venv/bin/mutmut run --max-children "${MUTATION_JOBS:-2}" "$@" >mutants/run.log 2>&1 || {
+.venv/bin/mutmut run --max-children "$JOBS" "$@" >mutants/run.log 2>&1 || {
   tr '\r' '\n' <mutants/run.log | tail -n 40
   exit 1
 }
