@@ -59,6 +59,9 @@ COPY examples/ examples/
 COPY bench/ bench/
 # pytest and hypothesis keep their caches in the working directory, which the user cannot write.
 RUN install -d -o deals -g deals /app/.pytest_cache /app/.hypothesis
+# The documents whose settings tables tests/test_settings.py compares with the code; last, so
+# that editing the README rebuilds only this layer.
+COPY README.md .env.example docker-compose.yml docker-compose.analysts.yml ./
 
 USER deals
 CMD ["pytest"]
