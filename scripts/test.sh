@@ -9,5 +9,4 @@ scripts/venv.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
 exec .venv/bin/pytest "$@"

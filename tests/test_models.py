@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,6 +37,11 @@ def test_migrate_creates_the_materialized_views_with_unique_indexes():
         ("deals_top_customers", "btree (rank)"),
         ("deals_top_customers_json", "btree (etag)"),
     ]
+
+
+def test_migrations_describe_the_models():
+    # makemigrations --check exits with status 1 when a model changed without its migration.
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
 
 
 def test_view_sql_reads_the_tables_the_models_name():
