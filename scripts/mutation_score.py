@@ -2,14 +2,21 @@
 
     python scripts/mutation_score.py RESULTS EQUIVALENT
 
-RESULTS is the output of `mutmut results --all true` ("    <mutant>: <status>" lines);
-EQUIVALENT lists the survivors judged equivalent, one "<mutant>  <why>" a line (# comments).
+RESULTS is the output of `mutmut results --all true` ("    <mutant>: <status>" lines).
+EQUIVALENT lists the survivors judged equivalent, one "<function> <edit>  <why>" a line
+(# comments): the function is the mutant's name without its number, the edit a fingerprint of
+the lines the mutant removes and adds. mutmut numbers a function's mutants in order, so any
+change above a mutant renumbers it; the fingerprint follows the edit itself, and this script
+prints it for every survivor, ready to be judged and copied.
+
 A mutant whose tests hang (timeout) was noticed: it counts as killed. One not reached by any
-selected test ("no tests") counts as survived. Exits 1 below MIN_SCORE, or when a listed
-equivalent mutant was killed (the list is stale: the code moved, and so did the numbering).
+selected test ("no tests") counts as survived. Exits 1 below MIN_SCORE. Entries that match no
+survivor (the code moved, or a test now kills it) are listed, to be removed.
 """
 
+import hashlib
 import re
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,6 +24,8 @@ from pathlib import Path
 MIN_SCORE = 0.90
 DETECTED = {"killed", "timeout"}
 LINE = re.compile(r"^\s+(\S+): (.+)$")
+NUMBER = re.compile(r"__mutmut_\d+$")
+MUTMUT = Path(sys.executable).with_name("mutmut")
 
 
 def statuses(results: Path) -> dict[str, str]:
@@ -28,36 +37,50 @@ def statuses(results: Path) -> dict[str, str]:
     return found
 
 
-def equivalents(listing: Path) -> dict[str, str]:
+def equivalents(listing: Path) -> dict[tuple[str, str], str]:
+    """(function, edit) -> why, from the listing."""
     found = {}
     for line in listing.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            name, _, why = line.partition(" ")
-            found[name] = why.strip()
+            function, edit, why = line.split(maxsplit=2)
+            found[function, edit] = why
     return found
+
+
+def edit_of(mutant: str) -> str:
+    """A fingerprint of what the mutant changes: its removed and added lines, blanks ignored."""
+    diff = subprocess.run(  # noqa: S603 - mutmut of this virtualenv, a name it gave
+        [MUTMUT, "show", mutant], capture_output=True, text=True, check=True
+    ).stdout
+    changed = [
+        line[0] + " ".join(line[1:].split())
+        for line in diff.splitlines()
+        if line[:1] in "-+" and not line.startswith(("---", "+++"))
+    ]
+    return hashlib.sha256("\n".join(changed).encode()).hexdigest()[:12]
 
 
 def main(results: Path, listing: Path) -> int:
     by_mutant = statuses(results)
-    equivalent = equivalents(listing)
+    listed = equivalents(listing)
     counts = Counter(by_mutant.values())
-    stale = sorted(name for name in equivalent if by_mutant.get(name) in DETECTED)
-    judged = {name for name in equivalent if name in by_mutant and name not in stale}
-    detected = sum(1 for status in by_mutant.values() if status in DETECTED)
-    undetected = sorted(
-        name for name, status in by_mutant.items() if status not in DETECTED and name not in judged
-    )
+    survivors = {name for name, status in by_mutant.items() if status not in DETECTED}
+    keys = {name: (NUMBER.sub("", name), edit_of(name)) for name in sorted(survivors)}
+    judged = {name for name, key in keys.items() if key in listed}
+    detected = len(by_mutant) - len(survivors)
     scored = len(by_mutant) - len(judged)
     score = detected / scored if scored else 0.0
     print(f"mutants: {len(by_mutant)} ({', '.join(f'{n} {s}' for s, n in counts.most_common())})")
-    print(f"equivalent (scripts/mutation-equivalent.txt): {len(judged)}")
-    for name in undetected:
-        print(f"  not killed: {name} ({by_mutant[name]})  -> .venv/bin/mutmut show {name}")
-    for name in stale:
-        print(f"  listed as equivalent but killed (stale entry): {name}")
+    print(f"equivalent ({listing}): {len(judged)}")
+    for name in sorted(survivors - judged):
+        function, edit = keys[name]
+        print(f"  not killed ({by_mutant[name]}): {name}  -> .venv/bin/mutmut show {name}")
+        print(f"    if equivalent, list it as: {function} {edit}  <why>")
+    for function, edit in sorted(set(listed) - set(keys.values())):
+        print(f"  listed but not a survivor (remove it): {function} {edit}")
     print(f"score: {detected}/{scored} = {score:.1%} of the non-equivalent mutants killed")
-    return 0 if score >= MIN_SCORE and not stale else 1
+    return 0 if score >= MIN_SCORE else 1
 
 
 if __name__ == "__main__":
