@@ -14,7 +14,7 @@ Limits, in our own words: the body over DEALS_MAX_UPLOAD_MB answers 413 before a
 when its Content-Length says so, or at the byte that crosses the limit when it is chunked; a
 form of more than MAX_PARTS parts, a malformed body, or two `deals` parts answer 400. Only
 UTF-8 bytes as they are: a charset other than UTF-8 or a content coding (gzip, base64, ...)
-answers 415.
+answers 415 (so does a transfer coding other than chunked, which gunicorn passes through).
 
 A body that breaks off (shorter than its Content-Length, the connection reset, chunked framing
 the server cannot parse) answers 400 and is recorded in the upload history whatever its type:
@@ -60,9 +60,18 @@ BODY_CUT_OFF = "the request body ended before it was complete"
 NOT_CHUNKED = "the request body is not valid chunked coding (Transfer-Encoding: chunked)"
 NO_BODY = f"the request has no body; {HOW_TO_UPLOAD}"
 # The file's bytes come as they are: no content coding, and UTF-8 (RFC 7578 needs no other).
+# Per header, the codings that leave the bytes as they are: chunked framing is undone by the
+# server (gunicorn passes a gzip or deflate transfer coding before it through, undecoded).
 IDENTITY = {
     "Content-Encoding": {"identity"},
     "Content-Transfer-Encoding": {"7bit", "8bit", "binary"},
+    "Transfer-Encoding": {"chunked", "identity"},
+}
+# How to send the file as it is, per header.
+AS_IT_IS = {
+    "Content-Encoding": "without Content-Encoding",
+    "Content-Transfer-Encoding": "without Content-Transfer-Encoding",
+    "Transfer-Encoding": "with a Content-Length or Transfer-Encoding: chunked alone",
 }
 UTF8_CHARSETS = {"utf-8", "utf8"}
 LENGTH_REQUIRED = (
@@ -95,7 +104,7 @@ def _refuse_coded(what: str, header: str, coding: str) -> None:
     if codings - IDENTITY[header]:
         raise UnsupportedBody(
             f"{what} is encoded ({header}: {coding.strip()}); "
-            f"send the file as it is, without {header}"
+            f"send the file as it is, {AS_IT_IS[header]}"
         )
 
 
@@ -301,7 +310,8 @@ def _refuse_part_coding(part: multipart.MultipartSegment) -> None:
 def _refuse_request(request) -> None:
     """What both parsers refuse before reading a byte: too large, or not the file as it is."""
     _refuse_declared_size(request.META)
-    _refuse_coded("the body", "Content-Encoding", request.headers.get("Content-Encoding", ""))
+    for header in ("Content-Encoding", "Transfer-Encoding"):
+        _refuse_coded("the body", header, request.headers.get(header, ""))
 
 
 def _boundary(content_type: str) -> str:

@@ -246,11 +246,14 @@ CHUNKED = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 
 
+@pytest.mark.parametrize("coding", ["chunked", "identity, chunked"])  # identity: no coding
 @pytest.mark.parametrize("content_type", ["text/csv", MULTIPART])
-def test_chunked_upload_is_read(api_client, deals_csv, expected_report, content_type):
+def test_chunked_upload_is_read(api_client, deals_csv, expected_report, content_type, coding):
     body = deals_csv if content_type == "text/csv" else multipart(deals_part(b"", deals_csv))
 
-    response = wsgi_post(WsgiInput(body), content_type, **CHUNKED)
+    response = wsgi_post(
+        WsgiInput(body), content_type, **{**CHUNKED, "HTTP_TRANSFER_ENCODING": coding}
+    )
 
     label = BODY_LABEL if content_type == "text/csv" else FIELD_LABEL
     assert_uploaded(response, api_client, expected_report, label, deals_csv)
@@ -293,6 +296,25 @@ def test_chunked_upload_on_a_server_that_does_not_dechunk_needs_a_length(
         "(curl -F and --data-binary @file do)",
     )
     assert_intact(api_client, previous)
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain file", "gzipped file"])
+@pytest.mark.parametrize("coding", ["gzip, chunked", "deflate,chunked", "GZip ,  Chunked"])
+@pytest.mark.parametrize("content_type", ["text/csv", MULTIPART])
+def test_transfer_coding_other_than_chunked_is_unsupported(
+    api_client, previous, deals_csv, content_type, coding, gzipped
+):
+    # gunicorn de-chunks such a body and hands the other coding over undone: the bytes are not
+    # the file as it is (a plain file under it would be a lie), so it is refused unread.
+    content = gzip.compress(deals_csv, mtime=0) if gzipped else deals_csv
+    body = WsgiInput(content if content_type == "text/csv" else multipart(deals_part(b"", content)))
+
+    response = wsgi_post(body, content_type, **{**CHUNKED, "HTTP_TRANSFER_ENCODING": coding})
+
+    assert_answer(response, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, encoded("Transfer-Encoding", coding))
+    assert body.bytes_read == 0
+    assert_intact(api_client, previous)
+    assert Upload.objects.count() == previous["uploads"]
 
 
 def test_chunked_json_is_unsupported(api_client, previous):
@@ -574,6 +596,53 @@ def test_broken_bodies_through_a_real_gunicorn(
         reports_emptied()
 
 
+def chunked(body: bytes) -> bytes:
+    """`body` in chunked framing: one chunk, then the last."""
+    return f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_transfer_codings_through_a_real_gunicorn(
+    start_service,  # noqa: F811
+    api_client,
+    deals_csv,
+    expected_report,
+):
+    # gunicorn de-chunks a gzip or deflate transfer coding before chunked and passes the rest
+    # on undone, with HTTP_TRANSFER_ENCODING as sent (two header lines joined by a comma).
+    cases = [
+        ("text/csv", deals_csv, "Transfer-Encoding: gzip, chunked\r\n", "gzip, chunked"),
+        (
+            "text/csv",
+            gzip.compress(deals_csv, mtime=0),
+            "Transfer-Encoding: gzip, chunked\r\n",
+            "gzip, chunked",
+        ),
+        (
+            MULTIPART,
+            multipart(deals_part(NAMED_PART, deals_csv)),
+            "Transfer-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n",
+            "deflate,chunked",
+        ),
+    ]
+    assert post_csv(api_client, deals_csv).status_code == HTTPStatus.OK
+    uploads = Upload.objects.count()
+    service = start_service(database_url())
+    try:
+        for content_type, body, framing, coding in cases:
+            answer = raw_exchange(service.port, raw_post(content_type, chunked(body), framing))
+            desc = encoded("Transfer-Encoding", coding)
+            assert answer == (
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                {"Status": "Error", "Desc": desc},
+            ), (framing, service.output())
+        assert json.loads(service.request("GET", URL).body) == expected_report
+        assert Upload.objects.count() == uploads
+    finally:
+        reports_emptied()
+
+
 # What the body is: a Content-Type names one format, not a range; the file's bytes come as
 # they are (no content coding) and in UTF-8. Refused before the service reads a byte: nothing
 # is recorded.
@@ -583,8 +652,15 @@ def unsupported(what: str) -> str:
     return f"the body is {what}, not an upload; {HOW_TO_UPLOAD}"
 
 
+AS_IT_IS = {
+    "Content-Encoding": "without Content-Encoding",
+    "Content-Transfer-Encoding": "without Content-Transfer-Encoding",
+    "Transfer-Encoding": "with a Content-Length or Transfer-Encoding: chunked alone",
+}
+
+
 def encoded(header: str, coding: str, what: str = "the body") -> str:
-    return f"{what} is encoded ({header}: {coding}); send the file as it is, without {header}"
+    return f"{what} is encoded ({header}: {coding}); send the file as it is, {AS_IT_IS[header]}"
 
 
 def not_utf8(charset: str, what: str = "the body") -> str:
@@ -628,6 +704,13 @@ def not_utf8(charset: str, what: str = "the body") -> str:
             multipart(deals_part(b"", BAD_FILE)),
             encoded("Content-Encoding", "deflate"),
             id="multipart, deflate",
+        ),
+        pytest.param(
+            "text/csv",
+            {"transfer_encoding": "gzip, chunked"},
+            gzip.compress(BAD_FILE, mtime=0),
+            encoded("Transfer-Encoding", "gzip, chunked"),
+            id="Transfer-Encoding: gzip, chunked",
         ),
         pytest.param(
             "text/csv; charset=latin-1", {}, BAD_FILE, not_utf8("latin-1"), id="charset=latin-1"
