@@ -13,8 +13,9 @@ or given in RFC 2231 form, or missing, never hides the file) and a `size`.
 Limits, in our own words: the body over DEALS_MAX_UPLOAD_MB answers 413 before a byte is read
 when its Content-Length says so, or at the byte that crosses the limit when it is chunked; a
 form of more than MAX_PARTS parts, a malformed body, or two `deals` parts answer 400. Only
-UTF-8 bytes as they are: a charset other than UTF-8 or a content coding (gzip, base64, ...)
-answers 415 (so does a transfer coding other than chunked, which gunicorn passes through).
+UTF-8 bytes as they are: a charset other than UTF-8 (in any spelling, RFC 2231 too; or
+parameters that cannot be read, which hide it) or a content coding (gzip, base64, ...) answers
+415 (so does a transfer coding other than chunked, which gunicorn passes through).
 
 A body that breaks off (shorter than its Content-Length, the connection reset, chunked framing
 the server cannot parse) answers 400 and is recorded in the upload history whatever its type:
@@ -26,6 +27,7 @@ import email.utils
 import io
 import re
 import tempfile
+import urllib.parse
 from email.message import Message
 from typing import BinaryIO
 
@@ -109,14 +111,83 @@ def _refuse_coded(what: str, header: str, coding: str) -> None:
 
 
 def _refuse_charset(what: str, content_type: str) -> None:
-    """A file declared in a charset other than UTF-8 is refused, not read as UTF-8 anyway."""
-    _, params = multipart.parse_options_header(content_type)
-    charset = params.get("charset", "")
-    if charset and charset.lower() not in UTF8_CHARSETS:
+    """A file declared in a charset other than UTF-8 is refused, not read as UTF-8 anyway; so
+    is one whose Content-Type parameters cannot be read, since what they declare is unknown."""
+    charsets = _declared_charsets(content_type)
+    if charsets is None:
         raise UnsupportedBody(
-            f"{what} declares charset={charset}, but UTF-8 is the only encoding read; save the "
-            "file as UTF-8 and send it with charset=utf-8 or no charset"
+            f"{what}'s Content-Type is malformed ({content_type}); send it as text/csv, with "
+            "charset=utf-8 or no charset"
         )
+    for charset in charsets:
+        if charset.lower() not in UTF8_CHARSETS:
+            shown = charset or '""'  # charset="" names no charset either
+            raise UnsupportedBody(
+                f"{what} declares charset={shown}, but UTF-8 is the only encoding read; save the "
+                "file as UTF-8 and send it with charset=utf-8 or no charset"
+            )
+
+
+# A Content-Type's parameters (RFC 9110 5.6.6): `; name=value`, the value a token (tchar+) or
+# a quoted string. Blanks around `;` are the grammar's; around `=` they are read too, as
+# lenient parsers (and this service, before) read them. Header text comes as latin-1: one
+# character a byte.
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_PARAMETER = re.compile(rf"[ \t]*;[ \t]*(?:({_TCHARS})[ \t]*=[ \t]*({_TCHARS}|{_QUOTED}))?[ \t]*")
+# RFC 2231: `charset*=utf-8'en'latin1` (percent-encoded after the charset and language), or
+# continued: `charset*0*=utf-8''ut`, `charset*1=f-8`. A trailing `*` marks a percent-encoded part.
+_CHARSET_2231 = re.compile(r"charset\*(?:(\d+)\*?)?")
+_CHARSET_AND_LANGUAGE = re.compile(r"[^']*'[^']*'")
+
+
+def _parameters(content_type: str) -> list[tuple[str, str]] | None:
+    """The parameters as (lowercased name, unquoted value); None when they cannot be parsed
+    (an unterminated quote, a byte that no token holds, a name without a value)."""
+    position = content_type.find(";")
+    if position < 0:
+        return []
+    parameters = []
+    while position < len(content_type):
+        match = _PARAMETER.match(content_type, position)
+        if match is None:
+            return None
+        if match[1]:
+            value = match[2]
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1], flags=re.DOTALL)
+            parameters.append((match[1].lower(), value))
+        position = match.end()
+    return parameters
+
+
+def _declared_charsets(content_type: str) -> list[str] | None:
+    """Every charset the Content-Type names, plain, quoted or in RFC 2231 form (its parts
+    joined); None when its parameters cannot be parsed."""
+    parameters = _parameters(content_type)
+    if parameters is None:
+        return None
+    charsets = [value for name, value in parameters if name == "charset"]
+    parts: dict[int, str] = {}
+    for name, value in parameters:
+        match = _CHARSET_2231.fullmatch(name)
+        if match is None:
+            continue
+        index = int(match[1] or 0)
+        if index in parts:  # the same part twice: which one counts is unknown
+            return None
+        if name.endswith("*"):
+            if index == 0:
+                prefix = _CHARSET_AND_LANGUAGE.match(value)
+                if prefix is None:
+                    return None
+                value = value[prefix.end() :]
+            # A charset's name is ASCII: bytes beyond it name no charset read here either way.
+            value = urllib.parse.unquote(value, encoding="latin-1")
+        parts[index] = value
+    if parts:
+        charsets.append("".join(parts[index] for index in sorted(parts)))
+    return charsets
 
 
 class CsvBodyParser(BaseParser):

@@ -670,6 +670,18 @@ def not_utf8(charset: str, what: str = "the body") -> str:
     )
 
 
+def malformed(content_type: str, what: str = "the body") -> str:
+    return (
+        f"{what}'s Content-Type is malformed ({content_type}); send it as text/csv, with "
+        "charset=utf-8 or no charset"
+    )
+
+
+def part_typed(content_type: bytes) -> bytes:
+    """A multipart body whose `deals` part (the bad file) has this Content-Type."""
+    return multipart(deals_part(b"\r\nContent-Type: " + content_type, BAD_FILE))
+
+
 @pytest.mark.parametrize(
     ("content_type", "headers", "body", "desc"),
     [
@@ -722,12 +734,109 @@ def not_utf8(charset: str, what: str = "the body") -> str:
             not_utf8("windows-1251"),
             id="charset=windows-1251, quoted",
         ),
+        # The charset in every spelling a parser might read: it must name UTF-8.
+        pytest.param(
+            "text/csv; charset*=UTF-8''latin1",
+            {},
+            BAD_FILE,
+            not_utf8("latin1"),
+            id="charset*=UTF-8''latin1 (RFC 2231)",
+        ),
+        pytest.param(
+            "text/csv; charset*0*=utf-8''lat; charset*1=in%31",
+            {},
+            BAD_FILE,
+            not_utf8("latin%31"),
+            id="RFC 2231 continued, the second part not percent-encoded",
+        ),
+        pytest.param(
+            "text/csv; charset*=iso-8859-1''%FF",
+            {},
+            BAD_FILE,
+            not_utf8("\u00ff"),
+            id="RFC 2231, a byte beyond ASCII",
+        ),
+        pytest.param(
+            "text/csv; charset=utf-8; charset=latin1",
+            {},
+            BAD_FILE,
+            not_utf8("latin1"),
+            id="charset twice, the second latin1",
+        ),
+        pytest.param(
+            "text/csv; charset=latin1; charset=utf-8",
+            {},
+            BAD_FILE,
+            not_utf8("latin1"),
+            id="charset twice, the first latin1",
+        ),
+        pytest.param('text/csv; charset=""', {}, BAD_FILE, not_utf8('""'), id='charset=""'),
+        # Parameters that cannot be parsed declare an unknown charset.
+        pytest.param(
+            'text/csv; charset="latin1',
+            {},
+            BAD_FILE,
+            malformed('text/csv; charset="latin1'),
+            id="unterminated quote",
+        ),
+        pytest.param(
+            "text/csv; charset=utf-8\xff",
+            {},
+            BAD_FILE,
+            malformed("text/csv; charset=utf-8\xff"),
+            id="a byte that no token holds",
+        ),
+        pytest.param(
+            'text/csv; charset="utf-8"x',
+            {},
+            BAD_FILE,
+            malformed('text/csv; charset="utf-8"x'),
+            id="text after the quotes",
+        ),
+        pytest.param(
+            "text/csv; charset", {}, BAD_FILE, malformed("text/csv; charset"), id="no value"
+        ),
+        pytest.param(
+            "text/csv; charset*=latin1",
+            {},
+            BAD_FILE,
+            malformed("text/csv; charset*=latin1"),
+            id="RFC 2231 without its charset and language",
+        ),
+        pytest.param(
+            "text/csv; charset*0=utf-8; charset*0=latin1",
+            {},
+            BAD_FILE,
+            malformed("text/csv; charset*0=utf-8; charset*0=latin1"),
+            id="RFC 2231, the same part twice",
+        ),
         pytest.param(
             MULTIPART,
             {},
-            multipart(deals_part(b"\r\nContent-Type: text/csv; charset=utf-16", BAD_FILE)),
+            part_typed(b"text/csv; charset=utf-16"),
             not_utf8("utf-16", "the deals part"),
             id="a part in utf-16",
+        ),
+        pytest.param(
+            MULTIPART,
+            {},
+            part_typed(b"text/csv; charset*=UTF-8''latin1"),
+            not_utf8("latin1", "the deals part"),
+            id="a part in latin1, RFC 2231",
+        ),
+        pytest.param(
+            MULTIPART,
+            {},
+            part_typed(b'text/csv; charset="latin1'),
+            malformed('text/csv; charset="latin1', "the deals part"),
+            id="a part's unterminated quote",
+        ),
+        pytest.param(
+            MULTIPART,
+            {},
+            part_typed(b"text/csv; charset=utf-8\xff"),
+            malformed("text/csv; charset=utf-8\xff", "the deals part"),
+            id="a part's byte that no token holds",
         ),
         pytest.param(
             MULTIPART,
@@ -753,6 +862,11 @@ def test_body_not_plain_utf8_csv_is_unsupported(
     [
         ("text/csv; charset=UTF-8", {}),
         ('Text/CSV; charset="utf8"', {}),
+        ("text/csv; header=present; charset = utf-8", {}),  # blanks around `=` read leniently
+        ("text/csv;", {}),
+        ("text/csv; charset*=UTF-8''utf-8", {}),
+        ("text/csv; charset*=''%55TF-8", {}),
+        ("text/csv; charset*0=utf; charset*1*=-%38", {}),
         ("text/csv", {"content_encoding": "identity"}),
         (MULTIPART, {"content_encoding": "Identity"}),
     ],
@@ -769,6 +883,23 @@ def test_plain_utf8_csv_is_read(api_client, deals_csv, expected_report, content_
     response = post_body(api_client, body, content_type, **headers)
 
     assert_uploaded(response, api_client, expected_report, label, deals_csv)
+
+
+@pytest.mark.parametrize(
+    "part_type",
+    [
+        b"text/csv; charset=UTF-8",
+        b'text/csv; charset="utf8"',
+        b"text/csv; charset*=utf-8''utf-8",
+        b"application/vnd.ms-excel",  # what some browsers name a .csv file
+    ],
+)
+def test_deals_part_in_utf8_is_read(api_client, deals_csv, expected_report, part_type):
+    body = multipart(deals_part(b"\r\nContent-Type: " + part_type, deals_csv))
+
+    response = post_multipart(api_client, body)
+
+    assert_uploaded(response, api_client, expected_report, FIELD_LABEL, deals_csv)
 
 
 def test_request_without_a_body_or_a_content_type_is_refused(api_client, previous):
