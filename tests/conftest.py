@@ -138,10 +138,9 @@ class WsgiInput(io.BytesIO):
     readline = read
 
 
-def wsgi_post(body: WsgiInput, content_type: str, *, length: int | None = None, **environ):
-    """POST `body` to the upload URL as a WSGI server would (the test client always sends a
-    Content-Length; a server may send none, for a chunked body)."""
-    environ = {
+def wsgi_environ(body: WsgiInput, content_type: str, *, length: int | None = None, **environ):
+    """The environ a WSGI server hands over for a POST of `body` to the upload URL."""
+    return {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": URL,
         "SERVER_NAME": "localhost",
@@ -154,6 +153,12 @@ def wsgi_post(body: WsgiInput, content_type: str, *, length: int | None = None, 
         **({} if length is None else {"CONTENT_LENGTH": str(length)}),
         **environ,
     }
+
+
+def wsgi_post(body: WsgiInput, content_type: str, *, length: int | None = None, **environ):
+    """POST `body` to the upload URL as a WSGI server would (the test client always sends a
+    Content-Length; a server may send none, for a chunked body)."""
     # ClientHandler is the WSGI handler without the connection closing around requests,
     # which would end the test's transaction.
+    environ = wsgi_environ(body, content_type, length=length, **environ)
     return ClientHandler(enforce_csrf_checks=False)(environ)

@@ -11,6 +11,8 @@ import socket
 from http import HTTPStatus
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from gunicorn.http.errors import (
     ChunkMissingTerminator,
     InvalidChunkExtension,
@@ -22,7 +24,16 @@ from gunicorn.http.errors import (
 
 from deals.api.parsers import BODY_LABEL, FIELD_LABEL
 from deals.models import Deal, Upload
-from tests.conftest import URL, WsgiInput, csv_bytes, get_report, post_csv, wsgi_post
+from project.wsgi import application
+from tests.conftest import (
+    URL,
+    WsgiInput,
+    csv_bytes,
+    get_report,
+    post_csv,
+    wsgi_environ,
+    wsgi_post,
+)
 from tests.test_faults import database_url, start_service  # noqa: F401 - the gunicorn fixture
 from tests.transactional import reports_emptied
 
@@ -900,6 +911,64 @@ def test_deals_part_in_utf8_is_read(api_client, deals_csv, expected_report, part
     response = post_multipart(api_client, body)
 
     assert_uploaded(response, api_client, expected_report, FIELD_LABEL, deals_csv)
+
+
+# Content-Type parameters Django cannot read while it builds the request, before any view: the
+# application gunicorn runs (project.wsgi) answers them all the same.
+
+
+def served(environ: dict) -> tuple[int, dict]:
+    """Status and JSON body of project.wsgi.application's answer, called as gunicorn calls it,
+    without the connection closing around requests (as Django's test client does), which
+    would end the test's transaction."""
+    answer = {}
+
+    def start_response(status: str, headers: list) -> None:
+        answer["status"] = int(status.split()[0])
+
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    try:
+        result = application(environ, start_response)
+        body = b"".join(result)
+        result.close()
+    finally:
+        for signal in signals:
+            signal.connect(close_old_connections)
+    return answer["status"], json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "desc"),
+    [
+        pytest.param(
+            "text/csv; charset*=x-unknown''%FF",
+            not_utf8("\u00ff"),
+            id="RFC 2231 in an unknown charset (Django: ValueError)",
+        ),
+        pytest.param(
+            "text/csv; charset*=utf-8''utf-8; charset*0=latin1",
+            malformed("text/csv; charset*=utf-8''utf-8; charset*0=latin1"),
+            id="charset*= beside charset*0= (the email package: TypeError)",
+        ),
+    ],
+)
+def test_content_type_django_cannot_read_is_answered(api_client, previous, content_type, desc):
+    status, answer = served(wsgi_environ(WsgiInput(BAD_FILE), content_type, length=len(BAD_FILE)))
+
+    assert (status, answer) == (
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        {"Status": "Error", "Desc": desc},
+    )
+    assert_intact(api_client, previous)
+    assert Upload.objects.count() == previous["uploads"]
+
+
+def test_report_is_served_whatever_content_type_a_get_names(previous):
+    environ = wsgi_environ(WsgiInput(b""), "text/plain; charset*=x-unknown''a", length=0)
+
+    assert served({**environ, "REQUEST_METHOD": "GET"}) == (HTTPStatus.OK, previous["report"])
 
 
 def test_request_without_a_body_or_a_content_type_is_refused(api_client, previous):
