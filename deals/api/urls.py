@@ -9,6 +9,8 @@ class DealsApi(DealUploadApi, TopCustomersApi):
     """GET: the top-5 customers by money spent and the gems they share. POST: replace all deals
     with a CSV file (the multipart field `deals`, or a text/csv body)."""
 
+    # What OPTIONS answers as `name` (DRF would make "Deals Api" of the class name).
+    name = "Deals"
     # Public: OPTIONS answers this docstring as the description. GET and POST share one URL;
     # each keeps its own view class, serializers and policies. APIView dispatches by method
     # name, so the two parents combine without overlap.

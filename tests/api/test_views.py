@@ -725,7 +725,7 @@ def test_options_describes_the_deals_in_public_words(api_client):
 
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {
-        "name": "Deals Api",
+        "name": "Deals",
         "description": "GET: the top-5 customers by money spent and the gems they share. POST: "
         "replace all deals\nwith a CSV file (the multipart field `deals`, or a text/csv body).",
         "renders": ["application/json"],
@@ -740,6 +740,18 @@ def test_upload_and_report_without_trailing_slash(api_client, deals_csv, expecte
 
     assert posted.status_code == HTTPStatus.OK
     assert api_client.get("/api/deals").json() == expected_report
+
+
+def test_options_names_the_health_check(api_client):
+    response = api_client.options("/api/health/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {
+        "name": "Health",
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["multipart/form-data"],
+    }
 
 
 def test_health(api_client):
