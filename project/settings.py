@@ -131,6 +131,9 @@ STORAGES = {
 # Uploads (deals/api/parsers.py): a multipart file streams to a temporary file, a text/csv
 # body straight into COPY; either is refused with 413 as soon as it passes the limit.
 DEALS_MAX_UPLOAD_MB = env_int("DEALS_MAX_UPLOAD_MB", 512)
+# Under gunicorn, an upload's body that brings no bytes for this many seconds breaks off (400):
+# a text/csv body is read while the upload holds its lock. 0: no bound. nginx's is also 20 s.
+DEALS_BODY_READ_TIMEOUT = env_int("DEALS_BODY_READ_TIMEOUT", 20)
 # Uploads replace all data: when set, POST /api/deals/ needs "Authorization: Token <value>".
 DEALS_UPLOAD_TOKEN = os.environ.get("DEALS_UPLOAD_TOKEN", "")
 

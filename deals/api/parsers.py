@@ -18,8 +18,9 @@ parameters that cannot be read, which hide it) or a content coding (gzip, base64
 415 (so does a transfer coding other than chunked, which gunicorn passes through).
 
 A body that breaks off (shorter than its Content-Length, the connection reset, chunked framing
-the server cannot parse) answers 400 and is recorded in the upload history whatever its type:
-a multipart body hands the service a file whose first read raises why.
+the server cannot parse, no bytes for DEALS_BODY_READ_TIMEOUT seconds under gunicorn) answers
+400 and is recorded in the upload history whatever its type: a multipart body hands the
+service a file whose first read raises why.
 """
 
 import contextlib
@@ -28,6 +29,7 @@ import io
 import re
 import tempfile
 import urllib.parse
+from collections.abc import Iterator
 from email.message import Message
 from typing import BinaryIO
 
@@ -84,6 +86,14 @@ LENGTH_REQUIRED = (
 
 class BrokenBody(DealsError):
     """The body broke off before its end: the client's fault, and the upload changed nothing."""
+
+
+def stopped_arriving() -> BrokenBody:
+    seconds = settings.DEALS_BODY_READ_TIMEOUT
+    return BrokenBody(
+        f"the request body stopped arriving: no bytes for {seconds:g} seconds "
+        "(the client stopped sending)"
+    )
 
 
 def ended_early(received: int, declared: int | None) -> BrokenBody:
@@ -257,7 +267,9 @@ class RequestBody:
     def _checked_read(self, size: int) -> bytes:
         try:
             data = self._stream.read(size)
-        except OSError as exc:  # reset, or gunicorn's NoMoreData inside a chunk
+        except OSError as exc:  # reset, gunicorn's NoMoreData inside a chunk, or a timeout
+            if _timed_out(exc):
+                raise stopped_arriving() from exc
             raise ended_early(self._received, self._declared) from exc
         except ParseException as exc:
             raise BrokenBody(NOT_CHUNKED) from exc
@@ -266,6 +278,12 @@ class RequestBody:
         if short and (size < 0 or (size and not data)):
             raise ended_early(self._received, self._declared)
         return data
+
+
+def _timed_out(exc: OSError) -> bool:
+    """Whether the socket's timeout (body_reads_bounded) ended the read. Django's request
+    re-raises an OSError from its stream as UnreadablePostError, from the original."""
+    return isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError)
 
 
 class ReceivedBody(RequestBody):
@@ -305,6 +323,32 @@ class LimitedReader:
         if self._left < 0:
             raise too_large(self._limit_mb)
         return data
+
+
+@contextlib.contextmanager
+def body_reads_bounded(request) -> Iterator[None]:
+    """Under gunicorn, a body whose next bytes do not come within DEALS_BODY_READ_TIMEOUT
+    seconds breaks off (400, recorded), for as long as the block runs.
+
+    A text/csv body streams into COPY inside the upload's transaction, so a client that stops
+    sending would hold the upload lock, and every upload behind it, for as long as it liked.
+    gunicorn receives the body from the connection's socket when the parsers read it, and
+    hands the socket over as `gunicorn.socket`: the socket's own timeout bounds each wait for
+    bytes (recv raises TimeoutError, gunicorn marks the body failed and closes the connection
+    after the answer). It is put back before the answer is written. Other servers hand over
+    no socket: no bound there (nginx, under compose, buffers bodies first).
+    """
+    sock = request.META.get("gunicorn.socket")
+    seconds = settings.DEALS_BODY_READ_TIMEOUT
+    if sock is None or seconds <= 0:
+        yield
+        return
+    before = sock.gettimeout()
+    sock.settimeout(seconds)
+    try:
+        yield
+    finally:
+        sock.settimeout(before)
 
 
 def unparsed_upload(request) -> MultiValueDict | None:

@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 
 from deals.api import schema as docs
 from deals.api.index import DealsLinkSerializer, LinkSerializer, index
-from deals.api.parsers import CsvBodyParser, DealsMultiPartParser, unparsed_upload
+from deals.api.parsers import (
+    CsvBodyParser,
+    DealsMultiPartParser,
+    body_reads_bounded,
+    unparsed_upload,
+)
 from deals.api.permissions import UploadTokenAuthentication, UploadTokenRequired
 from deals.api.serializers import ExactAmountField, SingleFileField
 from deals.selectors import top_customers_report
@@ -49,12 +54,14 @@ class DealUploadApi(APIView):
         examples=docs.UPLOAD_EXAMPLES,
     )
     def post(self, request):
-        unparsed = unparsed_upload(request)
-        received = request.data if unparsed is None else unparsed
-        serializer = DealUploadApi.InputSerializer(data=received)
-        serializer.is_valid(raise_exception=True)
-        file = serializer.validated_data["deals"]
-        upload = deals_replace_from_csv(file=file, filename=file.name)
+        # The body is read in here, by the parsers and (text/csv) by the upload's COPY.
+        with body_reads_bounded(request):
+            unparsed = unparsed_upload(request)
+            received = request.data if unparsed is None else unparsed
+            serializer = DealUploadApi.InputSerializer(data=received)
+            serializer.is_valid(raise_exception=True)
+            file = serializer.validated_data["deals"]
+            upload = deals_replace_from_csv(file=file, filename=file.name)
         result = {"Status": "OK", "upload_id": upload.pk, "rows": upload.rows}
         return Response(DealUploadApi.OutputSerializer(result).data)
 

@@ -3,16 +3,19 @@ text field, whatever its file name looks like, or the whole body as text/csv, ch
 Every refusal is the project's own sentence, with the previous data intact; an attempt that
 reached the service is in the upload history."""
 
+import contextlib
 import gzip
 import hashlib
 import http.client
 import json
 import socket
+import threading
 from http import HTTPStatus
 
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.errors import (
     ChunkMissingTerminator,
     InvalidChunkExtension,
@@ -21,6 +24,7 @@ from gunicorn.http.errors import (
     LimitRequestHeaders,
     NoMoreData,
 )
+from gunicorn.http.unreader import SocketUnreader
 
 from deals.api.parsers import BODY_LABEL, FIELD_LABEL
 from deals.models import Deal, Upload
@@ -35,7 +39,15 @@ from tests.conftest import (
     wsgi_post,
 )
 from tests.test_faults import database_url, start_service  # noqa: F401 - the gunicorn fixture
-from tests.transactional import reports_emptied
+from tests.transactional import (
+    PATIENCE_SECONDS,
+    advisory_locks,
+    awaited_lock,
+    copy_gate,
+    generated_file,
+    reports_emptied,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -605,6 +617,123 @@ def test_broken_bodies_through_a_real_gunicorn(
             assert_recorded(label, desc)
     finally:
         reports_emptied()
+
+
+# A body that stops arriving, under gunicorn: the connection's socket waits at most
+# DEALS_BODY_READ_TIMEOUT seconds for the next bytes. A text/csv body is read inside the
+# upload's transaction, so without it a silent client would hold the upload lock at will.
+
+
+def stopped_arriving(seconds: str) -> str:
+    return (
+        f"the request body stopped arriving: no bytes for {seconds} seconds "
+        "(the client stopped sending)"
+    )
+
+
+def send_then_fall_silent(sock: socket.socket, data: bytes, done: threading.Event) -> None:
+    """Send `data` (the other end may close first), then nothing until `done`, and close. The
+    bound on the silence only keeps a broken test from hanging: the body then ends short."""
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+    done.wait(PATIENCE_SECONDS)
+    sock.close()
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", MULTIPART])
+def test_body_that_stops_arriving_under_gunicorn_breaks_off(
+    api_client, previous, settings, content_type
+):
+    settings.DEALS_BODY_READ_TIMEOUT = 0.2
+    content = generated_file("slow", 10_000)  # 450 KB: 300 KB come, then nothing
+    body = content if content_type == "text/csv" else multipart(deals_part(NAMED_PART, content))
+    connection, client = socket.socketpair()
+    # What gunicorn hands the application: the body, read from the connection as it is asked
+    # for, and the connection itself.
+    wsgi_input = Body(LengthReader(SocketUnreader(connection), len(body)))
+    # The first 64 KB wait in the socket's buffer before the request starts: however late the
+    # sender thread runs, the body breaks off after its header (and the deals part's).
+    client.sendall(body[:65_536])
+    done = threading.Event()
+    rest = body[65_536:300_000]
+    sender = threading.Thread(target=send_then_fall_silent, args=(client, rest, done))
+    sender.start()
+    try:
+        response = wsgi_post(
+            wsgi_input, content_type, length=len(body), **{"gunicorn.socket": connection}
+        )
+        timeout_after = connection.gettimeout()
+    finally:
+        done.set()
+        sender.join()
+        connection.close()
+
+    desc = stopped_arriving("0.2")
+    assert_answer(response, HTTPStatus.BAD_REQUEST, desc)
+    assert timeout_after is None  # put back before the answer is written
+    assert_intact(api_client, previous)
+    assert_recorded(BODY_LABEL if content_type == "text/csv" else "deals.csv", desc)
+
+
+def waiting_for_the_upload_lock() -> bool:
+    """Whether a running upload's backend waits for the upload lock (an advisory lock)."""
+    running = Upload.objects.filter(status=Upload.Status.RUNNING)
+    pids = running.values_list("backend_pid", flat=True)
+    return any((awaited_lock(pid) or ("",))[0] == "advisory" for pid in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_stalled_csv_body_lets_the_next_upload_go_through_a_real_gunicorn(
+    start_service,  # noqa: F811
+    monkeypatch,
+    deals_csv,
+    expected_report,
+):
+    monkeypatch.setenv("DEALS_BODY_READ_TIMEOUT", "1")
+    service = start_service(database_url())
+    content = generated_file("slow", 10_000)
+    head = (
+        f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {len(content)}\r\n\r\n"
+    )
+    answers = []
+    second = threading.Thread(target=lambda: answers.append(service.upload(deals_csv)))
+    try:
+        with copy_gate() as gate, socket.create_connection(("127.0.0.1", service.port)) as stalled:
+            # The stalled upload takes the upload lock and stops at the gate inside COPY, its
+            # body 300 KB short and never coming; the second one waits for the lock.
+            stalled.sendall(head.encode() + content[:300_000])
+            wait_until(advisory_locks, "the stalled upload holding the upload lock")
+            second.start()
+            wait_until(waiting_for_the_upload_lock, "the second upload waiting for the lock")
+            gate.open()
+            stalled.settimeout(60)
+            status, answer = read_answer(stalled)
+        second.join()
+
+        desc = stopped_arriving("1")
+        assert (status, answer) == (
+            HTTPStatus.BAD_REQUEST,
+            {"Status": "Error", "Desc": desc},
+        ), service.output()
+        (loaded,) = answers
+        assert (loaded.status, loaded.json()["rows"]) == (HTTPStatus.OK, 767), service.output()
+        assert json.loads(service.request("GET", URL).body) == expected_report
+        failed, succeeded = Upload.objects.order_by("pk")
+        assert (failed.filename, failed.status, failed.error) == (BODY_LABEL, "error", desc)
+        assert (succeeded.filename, succeeded.status) == ("deals.csv", "ok")
+    finally:
+        reports_emptied()
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict]:
+    """The status and JSON answer on `sock`, read until the server closes the connection."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
 
 
 def chunked(body: bytes) -> bytes:
