@@ -30,16 +30,17 @@ class ErrorSerializer(serializers.Serializer):
 ERRORS = {
     400: "Not a valid deals file (`Desc` names the line, column and value), the `deals` field "
     f"missing or sent twice, a malformed multipart body or one of over {MAX_PARTS} parts, no "
-    "body at all, or a body that broke off (shorter than its `Content-Length`, or not valid "
-    "chunked coding). Nothing was changed.",
+    "body at all, or a body that broke off (shorter than its `Content-Length`, not valid "
+    "chunked coding, or no byte for `DEALS_BODY_READ_TIMEOUT` seconds). Nothing was changed.",
     401: "`DEALS_UPLOAD_TOKEN` is set on the server and the request has no valid "
     "`Authorization: Token <value>` header.",
     411: "A chunked body (no `Content-Length`) on a server that does not de-chunk it "
     "(gunicorn, the image's server, does).",
     413: "The upload is larger than `DEALS_MAX_UPLOAD_MB`; refused while it streams in.",
     415: "The body is neither `multipart/form-data` nor `text/csv` (a range such as `*/*` "
-    "neither), is sent with a `Content-Encoding` (gzip, ...), or declares a charset other "
-    "than UTF-8; `Desc` says what to send.",
+    "neither), is sent with a `Content-Encoding` (gzip, ...) or a `Transfer-Encoding` other "
+    "than chunked, declares a charset other than UTF-8, or has `Content-Type` parameters that "
+    "cannot be parsed; `Desc` says what to send.",
     500: f"Unexpected error: `{INTERNAL_ERROR} (id <hex>)`, the id also in the server's log.",
     503: f"The database cannot be reached: `{DATABASE_UNAVAILABLE}`.",
 }
