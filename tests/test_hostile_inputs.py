@@ -83,6 +83,15 @@ FILE_CASES = {
         lines(HEADER + ",total", GOOD + ",5"),
         f"line 1: header repeats total {EXPECTED_HEADER}",
     ),
+    "a header of 200,000 commas": (
+        b"," * 200_000 + b"\n" + lines(GOOD),
+        "line 1: header misses customer, item, total, quantity, date; has empty names in"
+        f" fields 1, 2, 3, 4, 5 and 199996 more {EXPECTED_HEADER}",
+    ),
+    "header padded with commas": (
+        lines(HEADER + ",,", GOOD + ",,"),
+        f"line 1: header has empty names in fields 6, 7 {EXPECTED_HEADER}",
+    ),
     "excel semicolon-separated": (
         lines("customer;item;total;quantity;date", "ann;Ruby;5;1;2018-12-14 08:29:52"),
         "line 1: header misses customer, item, total, quantity, date; has unknown "

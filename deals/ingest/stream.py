@@ -306,7 +306,10 @@ def _header_cr_problem(line: bytes) -> str:
 def _names_the_columns(content: bytes) -> bool:
     """Whether the line is a header: the five column names, in any order and case."""
     try:
-        names = sorted(fmt.column_name(field) for field in split_fields(content))
+        fields = split_fields(content)
+        if len(fields) != len(fmt.COLUMNS):  # not a name read of a line of many fields
+            return False
+        names = sorted(fmt.column_name(field) for field in fields)
     except (FieldError, UnicodeDecodeError):
         return False
     return names == sorted(fmt.COLUMNS)

@@ -185,9 +185,28 @@ def test_header_longer_than_the_limit(small_chunks):
             lines("deals"),
             f"line 1: header misses {', '.join(COLUMNS)}; has unknown 'deals' {EXPECTED}",
         ),
-        (  # long unknown names shortened to 40 characters, at most five of them named
+        (  # long unknown names shortened to 40 characters, five of them named, the rest counted
             lines(",".join(["customer,item,total,quantity,date", "a" * 40, "b" * 41, *"cdefg"])),
-            f"line 1: header has unknown '{'a' * 40}', '{'b' * 37}...', 'c', 'd', 'e' {EXPECTED}",
+            f"line 1: header has unknown '{'a' * 40}', '{'b' * 37}...', 'c', 'd', 'e' and 2 more"
+            f" {EXPECTED}",
+        ),
+        (  # an empty name is named by its field (Excel pads a row with commas)
+            lines("customer,item,total,quantity,date,"),
+            f"line 1: header has an empty name in field 6 {EXPECTED}",
+        ),
+        (  # blank-only names are empty once trimmed, and never said to repeat
+            lines('customer, ,item,"",total,quantity,date'),
+            f"line 1: header has empty names in fields 2, 4 {EXPECTED}",
+        ),
+        (  # a header of only commas: one short sentence, however many fields
+            b"," * 200_000 + b"\r\n",
+            "line 1: header misses customer, item, total, quantity, date; has empty names in"
+            f" fields 1, 2, 3, 4, 5 and 199996 more {EXPECTED}",
+        ),
+        (  # repeated names: at most five named, sorted, the others counted; unknown ones quoted
+            lines(",".join([HEADER, HEADER, *(f"x{n},x{n}" for n in range(1000))])),
+            "line 1: header has unknown 'x0', 'x0', 'x1', 'x1', 'x2' and 1995 more;"
+            f" repeats customer, date, item, quantity, total and 1000 more {EXPECTED}",
         ),
         (lines('"customer","item","total","quantity","date"', GOOD), None),
         (b"\x1f\x8b\x08\x00\xff", "line 1: not UTF-8 text (byte 0x8b); save the file as UTF-8 CSV"),
