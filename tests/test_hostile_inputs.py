@@ -182,6 +182,11 @@ FILE_CASES = {
         lines("sep=;", "customer;item;total;quantity;date", "ann;Ruby;5;1;2018-12-14"),
         "line 1: the file declares ';' as its separator (sep=;); save it as comma-separated",
     ),
+    "Excel sep= line with two commas": (
+        lines("sep=,,", HEADER, GOOD),
+        "line 1: 'sep=,,' is not a valid separator line (Excel writes sep=,); write sep=, or"
+        " remove it",
+    ),
     "only a sep=, line": (lines("sep=,"), "line 2: the header is missing"),
     "empty lines, then a line": (
         lines(HEADER, GOOD, "", " ", GOOD, ""),

@@ -177,6 +177,9 @@ EMPTY_LINE = "empty line"
 EMPTY_ROW = "empty row (only commas); empty rows may only follow the last deal"
 # Excel's first line naming the separator: `sep=,` (any letter case).
 SEPARATOR_DECLARATION = re.compile(rb"(?i)sep=(.?)")
+# Where the header belongs, a line starting so is a separator line, however it goes on: a
+# header is never valid with `sep=` in its first name.
+SEPARATOR_START = re.compile(rb"(?i)sep=")
 
 
 def no_header(number: int) -> CsvError:
@@ -188,10 +191,19 @@ def header_error(number: int, problems: list[str], hint: str = "") -> CsvError:
     return at_line(number, f"header {'; '.join(problems)} (expected {expected}){hint}")
 
 
-def not_comma_separated(separator: bytes) -> CsvError:
-    shown = separator.decode("utf-8", "replace")
+def separator_refused(content: bytes) -> CsvError:
+    """Why a first line `sep=...` (without its line break) other than `sep=,` is refused: it
+    names another separator, or it is not one character after `sep=` (`sep=,,`, `sep=`)."""
+    separator = content[len(b"sep=") :].decode("utf-8", "replace")
+    if len(separator) == 1:
+        return at_line(
+            1,
+            f"the file declares {separator!r} as its separator (sep={separator});"
+            " save it as comma-separated",
+        )
+    shown = _short(content.decode("utf-8", "replace"))
     return at_line(
-        1, f"the file declares {shown!r} as its separator (sep={shown}); save it as comma-separated"
+        1, f"{shown!r} is not a valid separator line (Excel writes sep=,); write sep=, or remove it"
     )
 
 

@@ -122,11 +122,11 @@ class ValidatedCsv:
         line, rest = self._first_line(b"", 1)
         if not line:
             raise fmt.CsvError(fmt.EMPTY_FILE)
-        declared = fmt.SEPARATOR_DECLARATION.fullmatch(_content(line.removeprefix(BOM)))
-        if not declared:
+        content = _content(line.removeprefix(BOM))
+        if not fmt.SEPARATOR_START.match(content):
             return line, rest
-        if declared[1] != b",":
-            raise fmt.not_comma_separated(declared[1])
+        if content.lower() != b"sep=,":
+            raise fmt.separator_refused(content)
         self.lines_before_header = 1
         return self._first_line(rest, 2)
 
@@ -397,7 +397,7 @@ def parse_header(line: bytes, number: int = 1) -> tuple[tuple[str, ...], bytes]:
     content = _content(line.removeprefix(BOM))
     if not content.strip():
         raise fmt.no_header(number)
-    if fmt.SEPARATOR_DECLARATION.fullmatch(content):  # Excel's line again, after the first
+    if fmt.SEPARATOR_START.match(content):  # Excel's line again, after the first
         raise fmt.at_line(number, fmt.SEPARATOR_LINE)
     try:
         text = content.decode("utf-8")

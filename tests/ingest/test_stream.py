@@ -516,6 +516,9 @@ def test_lines_after_a_separator_line_keep_their_numbers():
     assert error_of(content) == f"line 4: total 'x' {NOT_TOTAL}"
 
 
+BAD_SEPARATOR_LINE = "is not a valid separator line (Excel writes sep=,); write sep=, or remove it"
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [
@@ -527,6 +530,17 @@ def test_lines_after_a_separator_line_keep_their_numbers():
             b"sep=\xff\r\n" + lines(HEADER),
             "line 1: the file declares '\ufffd' as its separator (sep=\ufffd);"
             " save it as comma-separated",
+        ),
+        (  # a separator written as more than one character, or none
+            lines("sep=,,", HEADER, GOOD),
+            f"line 1: 'sep=,,' {BAD_SEPARATOR_LINE}",
+        ),
+        (lines("\ufeffSEP=", HEADER), f"line 1: 'SEP=' {BAD_SEPARATOR_LINE}"),
+        (lines("sep=, ", HEADER), f"line 1: 'sep=, ' {BAD_SEPARATOR_LINE}"),
+        (lines("sep=" + "," * 50), f"line 1: 'sep={',' * 33}...' {BAD_SEPARATOR_LINE}"),
+        (  # one character, not one byte
+            lines("sep=€", HEADER),
+            "line 1: the file declares '€' as its separator (sep=€); save it as comma-separated",
         ),
         (lines("sep=,"), "line 2: the header is missing"),
         (
@@ -691,7 +705,7 @@ def test_cr_that_is_no_line_break(content, error):
     assert error_of(content) == error
 
 
-@pytest.mark.parametrize("second", ["sep=,", "SEP=,", "sep=;"])
+@pytest.mark.parametrize("second", ["sep=,", "SEP=,", "sep=;", "sep=,,"])
 def test_second_separator_line_is_said_so(second):
     assert error_of(lines("sep=,", second, HEADER, GOOD)) == f"line 2: {SEPARATOR_LINE}"
 
