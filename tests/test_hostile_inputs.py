@@ -192,6 +192,10 @@ FILE_CASES = {
         lines(HEADER, GOOD, "", " ", GOOD, ""),
         "line 3: empty line",
     ),
+    "a megabyte of empty lines, then a line": (
+        lambda: lines(HEADER, GOOD) + b" \r\n" * (1 << 19) + lines(GOOD),
+        "line 3: empty line",
+    ),
     "a bad line after a sep=, line keeps its number": (
         lines("sep=,", HEADER, GOOD, "ann,Ruby,x,1,2018-12-14"),
         f"line 4: total 'x' {TOTAL_PROBLEM}",

@@ -12,6 +12,7 @@ was wrong. The caller must raise it, so the transaction rolls back.
 
 import hashlib
 import queue
+import re
 import threading
 from collections.abc import Callable
 from typing import BinaryIO
@@ -58,8 +59,8 @@ class ValidatedCsv:
     Besides checking, it reads what has one obvious meaning: Excel's `sep=,` first line
     (skipped: COPY never sees it), header names in any case with blanks around them, blanks
     around `customer` and `item` (those lines are rewritten trimmed), and empty lines at the
-    end (dropped). Clean chunks pass untouched on the fast path; only a chunk that fails it is
-    read line by line.
+    end (dropped). Clean chunks pass untouched on the fast path, and empty lines are dropped
+    by a regex too; only a chunk with an invalid line is read line by line.
     """
 
     def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None):
@@ -147,37 +148,60 @@ class ValidatedCsv:
 
     def _check(self, body: bytes, *, final: bool) -> bytes:
         """Return what COPY may read of `body`; set `error` at the first invalid line."""
+        if self._blank_from is not None:  # after an empty line, only empty lines may follow
+            self._drop_empty_lines(body)
+            return b""
+        checked = self._checked_by_regex(body, final=final)
+        if checked is not None:
+            return checked
+        empty = _FIRST_EMPTY_LINE.search(body)
+        if empty is None:
+            return self._check_lines(body)
+        # The lines before the first empty one are checked as any chunk; what follows is
+        # dropped if it is only empty lines, as the end of a file is. A regex pass each, so
+        # megabytes of empty lines cost what clean rows do, not a Python step per line.
+        rows = body[: empty.start()]
+        checked = self._checked_by_regex(rows, final=False)
+        if checked is None:
+            checked = self._check_lines(rows)
+        if self.error is None:
+            self._blank_from, self._blank_kind = self._next_line, _empty_kind(empty[0])
+            self._drop_empty_lines(body[empty.start() :])
+        return checked
+
+    def _checked_by_regex(self, body: bytes, *, final: bool) -> bytes | None:
+        """`body` as COPY may read it when the chunk regex, or the trimming one, takes it whole;
+        None when neither does (the chunk holds an invalid or an empty line)."""
         whole_lines = final is False or body.endswith(b"\n")
-        clean = whole_lines and self._blank_from is None and _is_utf8(body)
-        if clean and self._chunk_re.fullmatch(body):
+        if not (whole_lines and _is_utf8(body)):
+            return None
+        if self._chunk_re.fullmatch(body):
             self._next_line += body.count(b"\n")
             return body
-        if clean and self._trimming.chunk.fullmatch(body):  # blanks around text values
+        if self._trimming.chunk.fullmatch(body):  # blanks around text values
             self._next_line += body.count(b"\n")
             return self._trimming.trim(body)
-        return self._check_lines(body)
+        return None
+
+    def _drop_empty_lines(self, body: bytes) -> None:
+        """Past an empty line: `body` is dropped if it is only empty lines (and rows of only
+        commas); otherwise a row follows them, refused at the first of them."""
+        if _EMPTY_LINES.fullmatch(body):
+            self._next_line += body.count(b"\n") + (not body.endswith(b"\n"))
+        else:
+            self.error = fmt.at_line(self._blank_from, self._blank_kind)
 
     def _check_lines(self, body: bytes) -> bytes:
-        """The lines of `body` one by one: each kept, rewritten trimmed, or held back (empty);
+        """The lines of `body` (none of them empty) one by one: each kept or rewritten trimmed;
         at the first invalid one, `error` is set and only the lines before it are returned."""
         kept = []
         start = 0
         while start < len(body):
             end = body.find(b"\n", start) + 1 or len(body)
-            line = body[start:end]
-            empty = _empty(line)
-            if empty:
-                if self._blank_from is None:
-                    self._blank_from, self._blank_kind = self._next_line, empty
-            elif self._blank_from is not None:  # empty lines are allowed at the end only
-                self.error = fmt.at_line(self._blank_from, self._blank_kind)
-            else:
-                checked = self._checked_line(line, self._next_line)
-                if checked is None:
-                    break
-                kept.append(checked)
-            if self.error:
+            checked = self._checked_line(body[start:end], self._next_line)
+            if checked is None:
                 break
+            kept.append(checked)
             self._next_line += 1
             start = end
         return b"".join(kept)
@@ -259,19 +283,20 @@ class ReadAhead:
                 continue
 
 
-# What an empty line at the end of the file may hold: blanks, and a line break of any kind;
-# an empty row (Excel's `,,,,` below the last deal) commas too.
-BLANK_LINE = fmt.BLANKS + b"\r\n"
-EMPTY_ROW = BLANK_LINE + b","
+# What an empty line may hold: blanks, and CRs (its line break may be LF or CRLF, whatever the
+# header's); an empty row (Excel's `,,,,` below the last deal) commas too.
+_EMPTY_LINE_BYTES = b"[" + re.escape(fmt.BLANKS + b"\r,") + b"]"
+# The first empty line or row of a chunk: one ending with LF, or the file's last line.
+_FIRST_EMPTY_LINE = re.compile(
+    rb"(?m)^(?:" + _EMPTY_LINE_BYTES + rb"*+\n|" + _EMPTY_LINE_BYTES + rb"++\Z)"
+)
+# Nothing but empty lines and rows.
+_EMPTY_LINES = re.compile(b"[" + re.escape(fmt.BLANKS + b"\r\n,") + b"]*+")
 
 
-def _empty(line: bytes) -> str | None:
-    """What kind of empty line this is (an empty line, a row of only commas), or None."""
-    if not line.strip(BLANK_LINE):
-        return fmt.EMPTY_LINE
-    if not line.strip(EMPTY_ROW):
-        return fmt.EMPTY_ROW
-    return None
+def _empty_kind(line: bytes) -> str:
+    """What an empty line is called in an error: an empty line, or a row of only commas."""
+    return fmt.EMPTY_ROW if b"," in line else fmt.EMPTY_LINE
 
 
 def _content(line: bytes) -> bytes:
