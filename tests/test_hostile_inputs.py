@@ -157,6 +157,19 @@ FILE_CASES = {
         lines("sep=,", HEADER, GOOD, "sep=,", HEADER, GOOD),
         "line 4: a 'sep=,' line may only be the first line; remove it",
     ),
+    "two Excel exports joined: BOM, CRLF": (
+        (b"\xef\xbb\xbf" + lines(HEADER, GOOD, newline="\r\n")) * 2,
+        "line 3: repeats the header line (two files joined?); remove it",
+    ),
+    "a line starting with a BOM": (
+        lines(HEADER, GOOD) + b"\xef\xbb\xbf" + lines(GOOD),
+        "line 3: starts with a byte-order mark (U+FEFF), likely from joining files; remove it",
+    ),
+    "a BOM inside a customer": (
+        with_line('"a\ufeffnn",Ruby,5,1,2018-12-14'),
+        "line 3: customer 'a\\ufeffnn' contains a byte-order mark (U+FEFF), an invisible"
+        " character; remove it",
+    ),
     "the header again, in other letter case": (
         lines(HEADER, GOOD, "Customer, Item, Total, Quantity, Date", GOOD),
         "line 3: repeats the header line (two files joined?); remove it",

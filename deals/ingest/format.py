@@ -173,6 +173,12 @@ DOUBLED_CR = f"the line ends with CR CR LF (a line break written twice); {SAVE_L
 LAST_CR = f"the last line ends with CR, not CRLF or LF; {SAVE_LINE_BREAKS}"
 REPEATED_HEADER = "repeats the header line (two files joined?); remove it"
 SEPARATOR_LINE = "a 'sep=,' line may only be the first line; remove it"
+# A byte-order mark (U+FEFF) belongs only before the header, where it is skipped. Anywhere else
+# it is invisible and would make `\ufeffann` a customer other than `ann`: at the start of a
+# line it comes from files joined together (each export starts with one), inside a value from
+# text pasted together.
+BOM_AT_LINE_START = "starts with a byte-order mark (U+FEFF), likely from joining files; remove it"
+BOM_IN_VALUE = "contains a byte-order mark (U+FEFF), an invisible character; remove it"
 EMPTY_LINE = "empty line"
 EMPTY_ROW = "empty row (only commas); empty rows may only follow the last deal"
 # Excel's first line naming the separator: `sep=,` (any letter case).

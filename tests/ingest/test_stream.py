@@ -786,3 +786,71 @@ def test_repeated_header_line(repeated):
     content = lines(HEADER, GOOD, GOOD, repeated, GOOD)
 
     assert error_of(content) == f"line 4: {REPEATED_HEADER}"
+
+
+# A byte-order mark belongs before the header only: after it, it is invisible and would make
+# `\ufeffann` a customer other than `ann`.
+BOM_AT_LINE_START = "starts with a byte-order mark (U+FEFF), likely from joining files; remove it"
+BOM_IN_VALUE = "contains a byte-order mark (U+FEFF), an invisible character; remove it"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (  # `cat a.csv b.csv` of two Excel "CSV UTF-8" exports
+            BOM + lines(HEADER, GOOD) + BOM + lines(HEADER, GOOD),
+            f"line 3: {REPEATED_HEADER}",
+        ),
+        (
+            BOM + lines(HEADER, GOOD) + BOM + lines("Customer, Item, Total, Quantity, Date"),
+            f"line 3: {REPEATED_HEADER}",
+        ),
+        (
+            BOM + lines("sep=,", HEADER, GOOD) + BOM + lines("sep=,", HEADER, GOOD),
+            f"line 4: {SEPARATOR_LINE}",
+        ),
+        (BOM + lines(HEADER, GOOD) + BOM + lines(GOOD), f"line 3: {BOM_AT_LINE_START}"),
+        (lines(HEADER, GOOD) + BOM + lines(GOOD), f"line 3: {BOM_AT_LINE_START}"),
+        (lines(HEADER) + BOM + GOOD.encode(), f"line 2: {BOM_AT_LINE_START}"),  # the last line
+        (lines(HEADER) + BOM + lines('"bob",Ruby,1,1,2018-12-14'), f"line 2: {BOM_AT_LINE_START}"),
+        (lines(HEADER) + BOM + lines(",,,,"), f"line 2: {BOM_AT_LINE_START}"),
+        (  # inside a value: refused too, naming it
+            lines(HEADER, "bob,\ufeffRuby,1,1,2018-12-14"),
+            f"line 2: item '\\ufeffRuby' {BOM_IN_VALUE}",
+        ),
+        (
+            lines(HEADER, '" \ufeffbob",Ruby,1,1,2018-12-14'),
+            f"line 2: customer ' \\ufeffbob' {BOM_IN_VALUE}",
+        ),
+        (
+            lines(HEADER, "bob,Ru\ufeffby ,1,1,2018-12-14"),
+            f"line 2: item 'Ru\\ufeffby ' {BOM_IN_VALUE}",
+        ),
+        (
+            lines(HEADER, "bob,Ruby,\ufeff1,1,2018-12-14"),
+            f"line 2: total '\\ufeff1' {BOM_IN_VALUE}",
+        ),
+        (  # in the header, a name with it is not a column's
+            lines("customer,\ufeffitem,total,quantity,date"),
+            f"line 1: header misses item; has unknown '\\ufeffitem' {EXPECTED}",
+        ),
+    ],
+)
+def test_byte_order_mark_after_the_header(content, error):
+    assert error_of(content) == error
+
+
+def test_text_of_other_three_byte_characters_stays_on_the_fast_path(explained):
+    # Fullwidth letters start with the byte-order mark's first byte, EF, and are text.
+    content = lines(HEADER, *["\uff32\uff55\uff42\uff59,Opal\ufefe,1,1,2018-12-14"] * 3)
+
+    assert drain(content) == (content, None)
+    assert explained == []
+
+
+def test_byte_order_mark_in_a_later_chunk_is_found(small_chunks):
+    content = lines(HEADER, *[GOOD] * 30) + BOM + lines(GOOD)
+
+    handed, error = drain(content)
+
+    assert (handed, error) == (lines(HEADER, *[GOOD] * 30), f"line 32: {BOM_AT_LINE_START}")
