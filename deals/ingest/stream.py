@@ -334,7 +334,7 @@ def _names_the_columns(content: bytes) -> bool:
     """Whether the line is a header: the five column names, in any order and case."""
     try:
         fields = split_fields(content)
-        if len(fields) != len(fmt.COLUMNS):  # not a name read of a line of many fields
+        if len(fields) != len(fmt.COLUMNS):  # a line of a million fields: none is read
             return False
         names = sorted(fmt.column_name(field) for field in fields)
     except (FieldError, UnicodeDecodeError):
@@ -343,6 +343,7 @@ def _names_the_columns(content: bytes) -> bool:
 
 
 def _holds_bom(data: bytes) -> bool:
+    """Whether a byte-order mark is anywhere in `data`."""
     # Its first byte alone first (memchr: 1 µs per 64 KiB), which few texts hold: the search for
     # the three bytes takes 50 µs, a clean chunk's whole check about 700.
     return BOM[:1] in data and BOM in data
