@@ -189,7 +189,7 @@ class ValidatedCsv:
         """Past an empty line: `body` is dropped if it is only empty lines (and rows of only
         commas); otherwise a row follows them, refused at the first of them."""
         if _EMPTY_LINES.fullmatch(body):
-            self._next_line += body.count(b"\n") + (not body.endswith(b"\n"))
+            self._next_line += body.count(b"\n")  # a last line without a break ends the file
         else:
             self.error = fmt.at_line(self._blank_from, self._blank_kind)
 

@@ -204,6 +204,19 @@ def test_header_longer_than_the_limit(small_chunks):
             f"line 1: header has unknown '{'a' * 40}', '{'b' * 37}...', 'c', 'd', 'e' and 2 more"
             f" {EXPECTED}",
         ),
+        (  # five names listed, no count
+            lines(",".join([HEADER, *"abcde"])),
+            f"line 1: header has unknown 'a', 'b', 'c', 'd', 'e' {EXPECTED}",
+        ),
+        (
+            lines(",".join([HEADER, *"abcdef"])),
+            f"line 1: header has unknown 'a', 'b', 'c', 'd', 'e' and 1 more {EXPECTED}",
+        ),
+        (  # an unknown name repeated: quoted (it may hold a comma) and shortened
+            lines(",".join([HEADER, "Note", '" note"', "x" * 41, "X" * 41])),
+            f"line 1: header has unknown 'Note', ' note', '{'x' * 37}...', '{'X' * 37}...';"
+            f" repeats 'note', '{'x' * 37}...' {EXPECTED}",
+        ),
         (  # an empty name is named by its field (Excel pads a row with commas)
             lines("customer,item,total,quantity,date,"),
             f"line 1: header has an empty name in field 6 {EXPECTED}",
@@ -554,6 +567,10 @@ def test_a_row_after_megabytes_of_empty_lines_is_refused_at_the_first(walked, em
 @pytest.mark.parametrize(
     ("tail", "error"),
     [
+        # A line over the limit is said so at its own number, counted past the empty lines.
+        (lines("", "  ", "x" * 300), "line 5: longer than 200 bytes"),
+        (lines(*[""] * 5) + b"x" * 300, "line 8: longer than 200 bytes"),
+        (lines(*[",,,,"] * 3, "x" * 300, GOOD), "line 6: longer than 200 bytes"),
         (lines("", "", GOOD), "line 3: empty line"),
         (lines("", GOOD + "\x00"), "line 3: empty line"),  # whatever the row, the empty line
         (lines("", "", "bob,Ruby,x,1,2018-12-14"), "line 3: empty line"),
@@ -605,6 +622,7 @@ BAD_SEPARATOR_LINE = "is not a valid separator line (Excel writes sep=,); write 
         ),
         (lines("\ufeffSEP=", HEADER), f"line 1: 'SEP=' {BAD_SEPARATOR_LINE}"),
         (lines("sep=, ", HEADER), f"line 1: 'sep=, ' {BAD_SEPARATOR_LINE}"),
+        (b"sep=\xff\xfe\r\n" + lines(HEADER), f"line 1: 'sep=\ufffd\ufffd' {BAD_SEPARATOR_LINE}"),
         (lines("sep=" + "," * 50), f"line 1: 'sep={',' * 33}...' {BAD_SEPARATOR_LINE}"),
         (  # one character, not one byte
             lines("sep=€", HEADER),
