@@ -83,6 +83,15 @@ FILE_CASES = {
         lines(HEADER + ",total", GOOD + ",5"),
         f"line 1: header repeats total {EXPECTED_HEADER}",
     ),
+    "a header of 200,000 commas": (
+        b"," * 200_000 + b"\n" + lines(GOOD),
+        "line 1: header misses customer, item, total, quantity, date; has empty names in"
+        f" fields 1, 2, 3, 4, 5 and 199996 more {EXPECTED_HEADER}",
+    ),
+    "header padded with commas": (
+        lines(HEADER + ",,", GOOD + ",,"),
+        f"line 1: header has empty names in fields 6, 7 {EXPECTED_HEADER}",
+    ),
     "excel semicolon-separated": (
         lines("customer;item;total;quantity;date", "ann;Ruby;5;1;2018-12-14 08:29:52"),
         "line 1: header misses customer, item, total, quantity, date; has unknown "
@@ -148,6 +157,19 @@ FILE_CASES = {
         lines("sep=,", HEADER, GOOD, "sep=,", HEADER, GOOD),
         "line 4: a 'sep=,' line may only be the first line; remove it",
     ),
+    "two Excel exports joined: BOM, CRLF": (
+        (b"\xef\xbb\xbf" + lines(HEADER, GOOD, newline="\r\n")) * 2,
+        "line 3: repeats the header line (two files joined?); remove it",
+    ),
+    "a line starting with a BOM": (
+        lines(HEADER, GOOD) + b"\xef\xbb\xbf" + lines(GOOD),
+        "line 3: starts with a byte-order mark (U+FEFF), likely from joining files; remove it",
+    ),
+    "a BOM inside a customer": (
+        with_line('"a\ufeffnn",Ruby,5,1,2018-12-14'),
+        "line 3: customer 'a\\ufeffnn' contains a byte-order mark (U+FEFF), an invisible"
+        " character; remove it",
+    ),
     "the header again, in other letter case": (
         lines(HEADER, GOOD, "Customer, Item, Total, Quantity, Date", GOOD),
         "line 3: repeats the header line (two files joined?); remove it",
@@ -173,9 +195,18 @@ FILE_CASES = {
         lines("sep=;", "customer;item;total;quantity;date", "ann;Ruby;5;1;2018-12-14"),
         "line 1: the file declares ';' as its separator (sep=;); save it as comma-separated",
     ),
+    "Excel sep= line with two commas": (
+        lines("sep=,,", HEADER, GOOD),
+        "line 1: 'sep=,,' is not a valid separator line (Excel writes sep=,); write sep=, or"
+        " remove it",
+    ),
     "only a sep=, line": (lines("sep=,"), "line 2: the header is missing"),
     "empty lines, then a line": (
         lines(HEADER, GOOD, "", " ", GOOD, ""),
+        "line 3: empty line",
+    ),
+    "a megabyte of empty lines, then a line": (
+        lambda: lines(HEADER, GOOD) + b" \r\n" * (1 << 19) + lines(GOOD),
         "line 3: empty line",
     ),
     "a bad line after a sep=, line keeps its number": (

@@ -9,7 +9,10 @@ slower paths read.
 """
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from deals.errors import DealsError
 
@@ -170,10 +173,19 @@ DOUBLED_CR = f"the line ends with CR CR LF (a line break written twice); {SAVE_L
 LAST_CR = f"the last line ends with CR, not CRLF or LF; {SAVE_LINE_BREAKS}"
 REPEATED_HEADER = "repeats the header line (two files joined?); remove it"
 SEPARATOR_LINE = "a 'sep=,' line may only be the first line; remove it"
+# A byte-order mark (U+FEFF) belongs only before the header, where it is skipped. Anywhere else
+# it is invisible and would make `\ufeffann` a customer other than `ann`: at the start of a
+# line it comes from files joined together (each export starts with one), inside a value from
+# text pasted together.
+BOM_AT_LINE_START = "starts with a byte-order mark (U+FEFF), likely from joining files; remove it"
+BOM_IN_VALUE = "contains a byte-order mark (U+FEFF), an invisible character; remove it"
 EMPTY_LINE = "empty line"
 EMPTY_ROW = "empty row (only commas); empty rows may only follow the last deal"
 # Excel's first line naming the separator: `sep=,` (any letter case).
 SEPARATOR_DECLARATION = re.compile(rb"(?i)sep=(.?)")
+# Where the header belongs, a line starting so is a separator line, however it goes on: a
+# header is never valid with `sep=` in its first name.
+SEPARATOR_START = re.compile(rb"(?i)sep=")
 
 
 def no_header(number: int) -> CsvError:
@@ -185,10 +197,19 @@ def header_error(number: int, problems: list[str], hint: str = "") -> CsvError:
     return at_line(number, f"header {'; '.join(problems)} (expected {expected}){hint}")
 
 
-def not_comma_separated(separator: bytes) -> CsvError:
-    shown = separator.decode("utf-8", "replace")
+def separator_refused(content: bytes) -> CsvError:
+    """Why a first line `sep=...` (without its line break) other than `sep=,` is refused: it
+    names another separator, or it is not one character after `sep=` (`sep=,,`, `sep=`)."""
+    separator = content[len(b"sep=") :].decode("utf-8", "replace")
+    if len(separator) == 1:
+        return at_line(
+            1,
+            f"the file declares {separator!r} as its separator (sep={separator});"
+            " save it as comma-separated",
+        )
+    shown = _short(content.decode("utf-8", "replace"))
     return at_line(
-        1, f"the file declares {shown!r} as its separator (sep={shown}); save it as comma-separated"
+        1, f"{shown!r} is not a valid separator line (Excel writes sep=,); write sep=, or remove it"
     )
 
 
@@ -230,19 +251,54 @@ def mixed_newlines(number: int, newline: bytes) -> CsvError:
 
 
 def check_header(number: int, names: tuple[str, ...], shown: tuple[str, ...], text: str) -> None:
-    """Refuse a header that is not the five names (`names` as matched, `shown` as written)."""
+    """Refuse a header that is not the five names (`names` as matched, `shown` as written).
+
+    Linear in the number of names, and the error names at most a few of each kind: a header
+    line may hold a million commas, and its error is still one short sentence.
+    """
+    counts = Counter(names)
     problems = []
-    missing = [column for column in COLUMNS if column not in names]
-    unknown = [written for name, written in zip(names, shown, strict=True) if name not in COLUMNS]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    missing = [column for column in COLUMNS if column not in counts]
     if missing:
         problems.append("misses " + ", ".join(missing))
+    unknown = [
+        written for name, written in zip(names, shown, strict=True) if name and name not in COLUMNS
+    ]
     if unknown:
-        problems.append("has unknown " + ", ".join(repr(_short(name)) for name in unknown[:5]))
+        problems.append("has unknown " + _listed(unknown, lambda name: repr(_short(name))))
+    empty = [position for position, name in enumerate(names, start=1) if not name]
+    if empty:
+        problems.append(_empty_names(empty))
+    # An empty name is said as such above, not as repeated.
+    repeated = sorted(name for name, count in counts.items() if name and count > 1)
     if repeated:
-        problems.append("repeats " + ", ".join(repeated))
+        problems.append("repeats " + _listed(repeated, _named))
     if problems:
         raise header_error(number, problems, _separator_hint(text))
+
+
+# The most names of one kind a header error lists; the others are counted.
+LISTED_NAMES = 5
+Item = TypeVar("Item")
+
+
+def _listed(items: list[Item], show: Callable[[Item], str]) -> str:
+    """The first LISTED_NAMES items as `show` writes them, then how many more there are."""
+    listed = ", ".join(show(item) for item in items[:LISTED_NAMES])
+    more = len(items) - LISTED_NAMES
+    return f"{listed} and {more} more" if more > 0 else listed
+
+
+def _named(name: str) -> str:
+    """A matched name in an error: a column's bare, any other quoted (it may hold commas)."""
+    return name if name in COLUMNS else repr(_short(name))
+
+
+def _empty_names(positions: list[int]) -> str:
+    """Empty (or blank) names, by their field number: an empty name shown quoted is unreadable."""
+    if len(positions) == 1:
+        return f"has an empty name in field {positions[0]}"
+    return "has empty names in fields " + _listed(positions, str)
 
 
 def _separator_hint(text: str) -> str:

@@ -12,6 +12,7 @@ was wrong. The caller must raise it, so the transaction rolls back.
 
 import hashlib
 import queue
+import re
 import threading
 from collections.abc import Callable
 from typing import BinaryIO
@@ -58,8 +59,8 @@ class ValidatedCsv:
     Besides checking, it reads what has one obvious meaning: Excel's `sep=,` first line
     (skipped: COPY never sees it), header names in any case with blanks around them, blanks
     around `customer` and `item` (those lines are rewritten trimmed), and empty lines at the
-    end (dropped). Clean chunks pass untouched on the fast path; only a chunk that fails it is
-    read line by line.
+    end (dropped). Clean chunks pass untouched on the fast path, and empty lines are dropped
+    by a regex too; only a chunk with an invalid line is read line by line.
     """
 
     def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None):
@@ -122,11 +123,11 @@ class ValidatedCsv:
         line, rest = self._first_line(b"", 1)
         if not line:
             raise fmt.CsvError(fmt.EMPTY_FILE)
-        declared = fmt.SEPARATOR_DECLARATION.fullmatch(_content(line.removeprefix(BOM)))
-        if not declared:
+        content = _content(line.removeprefix(BOM))
+        if not fmt.SEPARATOR_START.match(content):
             return line, rest
-        if declared[1] != b",":
-            raise fmt.not_comma_separated(declared[1])
+        if content.lower() != b"sep=,":
+            raise fmt.separator_refused(content)
         self.lines_before_header = 1
         return self._first_line(rest, 2)
 
@@ -147,37 +148,62 @@ class ValidatedCsv:
 
     def _check(self, body: bytes, *, final: bool) -> bytes:
         """Return what COPY may read of `body`; set `error` at the first invalid line."""
+        if self._blank_from is not None:  # after an empty line, only empty lines may follow
+            self._drop_empty_lines(body)
+            return b""
+        checked = self._checked_by_regex(body, final=final)
+        if checked is not None:
+            return checked
+        empty = _FIRST_EMPTY_LINE.search(body)
+        if empty is None:
+            return self._check_lines(body)
+        # The lines before the first empty one are checked as any chunk; what follows is
+        # dropped if it is only empty lines, as the end of a file is. A regex pass each, so
+        # megabytes of empty lines cost what clean rows do, not a Python step per line.
+        rows = body[: empty.start()]
+        checked = self._checked_by_regex(rows, final=False)
+        if checked is None:
+            checked = self._check_lines(rows)
+        if self.error is None:
+            self._blank_from, self._blank_kind = self._next_line, _empty_kind(empty[0])
+            self._drop_empty_lines(body[empty.start() :])
+        return checked
+
+    def _checked_by_regex(self, body: bytes, *, final: bool) -> bytes | None:
+        """`body` as COPY may read it when the chunk regex, or the trimming one, takes it whole;
+        None when neither does (the chunk holds an invalid or an empty line)."""
         whole_lines = final is False or body.endswith(b"\n")
-        clean = whole_lines and self._blank_from is None and _is_utf8(body)
-        if clean and self._chunk_re.fullmatch(body):
+        # A byte-order mark is refused after the header (format.BOM_IN_VALUE); the regexes take
+        # it as text, so a chunk holding one is read line by line.
+        if not (whole_lines and not _holds_bom(body) and _is_utf8(body)):
+            return None
+        if self._chunk_re.fullmatch(body):
             self._next_line += body.count(b"\n")
             return body
-        if clean and self._trimming.chunk.fullmatch(body):  # blanks around text values
+        if self._trimming.chunk.fullmatch(body):  # blanks around text values
             self._next_line += body.count(b"\n")
             return self._trimming.trim(body)
-        return self._check_lines(body)
+        return None
+
+    def _drop_empty_lines(self, body: bytes) -> None:
+        """Past an empty line: `body` is dropped if it is only empty lines (and rows of only
+        commas); otherwise a row follows them, refused at the first of them."""
+        if _EMPTY_LINES.fullmatch(body):
+            self._next_line += body.count(b"\n")  # a last line without a break ends the file
+        else:
+            self.error = fmt.at_line(self._blank_from, self._blank_kind)
 
     def _check_lines(self, body: bytes) -> bytes:
-        """The lines of `body` one by one: each kept, rewritten trimmed, or held back (empty);
+        """The lines of `body` (none of them empty) one by one: each kept or rewritten trimmed;
         at the first invalid one, `error` is set and only the lines before it are returned."""
         kept = []
         start = 0
         while start < len(body):
             end = body.find(b"\n", start) + 1 or len(body)
-            line = body[start:end]
-            empty = _empty(line)
-            if empty:
-                if self._blank_from is None:
-                    self._blank_from, self._blank_kind = self._next_line, empty
-            elif self._blank_from is not None:  # empty lines are allowed at the end only
-                self.error = fmt.at_line(self._blank_from, self._blank_kind)
-            else:
-                checked = self._checked_line(line, self._next_line)
-                if checked is None:
-                    break
-                kept.append(checked)
-            if self.error:
+            checked = self._checked_line(body[start:end], self._next_line)
+            if checked is None:
                 break
+            kept.append(checked)
             self._next_line += 1
             start = end
         return b"".join(kept)
@@ -193,7 +219,7 @@ class ValidatedCsv:
         if content is None:
             self.error = fmt.mixed_newlines(number, self._newline)
             return None
-        if self._line_re.fullmatch(content):
+        if BOM not in content and self._line_re.fullmatch(content):
             return line
         trimmed = trimmed_line(content, self.columns)
         if trimmed is None:
@@ -259,19 +285,20 @@ class ReadAhead:
                 continue
 
 
-# What an empty line at the end of the file may hold: blanks, and a line break of any kind;
-# an empty row (Excel's `,,,,` below the last deal) commas too.
-BLANK_LINE = fmt.BLANKS + b"\r\n"
-EMPTY_ROW = BLANK_LINE + b","
+# What an empty line may hold: blanks, and CRs (its line break may be LF or CRLF, whatever the
+# header's); an empty row (Excel's `,,,,` below the last deal) commas too.
+_EMPTY_LINE_BYTES = b"[" + re.escape(fmt.BLANKS + b"\r,") + b"]"
+# The first empty line or row of a chunk: one ending with LF, or the file's last line.
+_FIRST_EMPTY_LINE = re.compile(
+    rb"(?m)^(?:" + _EMPTY_LINE_BYTES + rb"*+\n|" + _EMPTY_LINE_BYTES + rb"++\Z)"
+)
+# Nothing but empty lines and rows.
+_EMPTY_LINES = re.compile(b"[" + re.escape(fmt.BLANKS + b"\r\n,") + b"]*+")
 
 
-def _empty(line: bytes) -> str | None:
-    """What kind of empty line this is (an empty line, a row of only commas), or None."""
-    if not line.strip(BLANK_LINE):
-        return fmt.EMPTY_LINE
-    if not line.strip(EMPTY_ROW):
-        return fmt.EMPTY_ROW
-    return None
+def _empty_kind(line: bytes) -> str:
+    """What an empty line is called in an error: an empty line, or a row of only commas."""
+    return fmt.EMPTY_ROW if b"," in line else fmt.EMPTY_LINE
 
 
 def _content(line: bytes) -> bytes:
@@ -306,10 +333,20 @@ def _header_cr_problem(line: bytes) -> str:
 def _names_the_columns(content: bytes) -> bool:
     """Whether the line is a header: the five column names, in any order and case."""
     try:
-        names = sorted(fmt.column_name(field) for field in split_fields(content))
+        fields = split_fields(content)
+        if len(fields) != len(fmt.COLUMNS):  # a line of a million fields: none is read
+            return False
+        names = sorted(fmt.column_name(field) for field in fields)
     except (FieldError, UnicodeDecodeError):
         return False
     return names == sorted(fmt.COLUMNS)
+
+
+def _holds_bom(data: bytes) -> bool:
+    """Whether a byte-order mark is anywhere in `data`."""
+    # Its first byte alone first (memchr: 1 µs per 64 KiB), which few texts hold: the search for
+    # the three bytes takes 50 µs, a clean chunk's whole check about 700.
+    return BOM[:1] in data and BOM in data
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -334,7 +371,7 @@ def _strip_newline(line: bytes, newline: bytes) -> bytes | None:
 def trimmed_line(content: bytes, columns: tuple[str, ...]) -> bytes | None:
     """The line with blanks around `customer` and `item` trimmed, as COPY reads it (text values
     quoted); None when it is not valid even so (line_problem says why)."""
-    if b"\x00" in content or b"\r" in content:
+    if b"\x00" in content or b"\r" in content or BOM in content:
         return None
     try:
         fields = split_fields(content)
@@ -367,17 +404,23 @@ def line_problem(
         return fmt.at_line(number, "contains a NUL byte")
     if b"\r" in content:
         return fmt.at_line(number, cr_problem(content, ended=ended))
-    if fmt.SEPARATOR_DECLARATION.fullmatch(content):
+    # Two files joined: the second one's first lines, with or without its byte-order mark.
+    unmarked = content.removeprefix(BOM)
+    if fmt.SEPARATOR_DECLARATION.fullmatch(unmarked):
         return fmt.at_line(number, fmt.SEPARATOR_LINE)
+    if _names_the_columns(unmarked):
+        return fmt.at_line(number, fmt.REPEATED_HEADER)
+    if content.startswith(BOM):
+        return fmt.at_line(number, fmt.BOM_AT_LINE_START)
     try:
         fields = split_fields(content)
     except FieldError as exc:
         return fmt.at_line(number, exc.describe(columns))
-    if _names_the_columns(content):
-        return fmt.at_line(number, fmt.REPEATED_HEADER)
     if len(fields) != len(columns):
         return fmt.at_line(number, f"expected {len(columns)} fields, found {len(fields)}")
     for column, value in zip(columns, fields, strict=True):
+        if BOM in value:
+            return fmt.value_error(number, column, value.decode("utf-8"), fmt.BOM_IN_VALUE)
         checked = value.strip(fmt.BLANKS) if column in fmt.TEXT_COLUMNS else value
         problem = fmt.value_problem(column, checked)
         if problem:
@@ -394,7 +437,7 @@ def parse_header(line: bytes, number: int = 1) -> tuple[tuple[str, ...], bytes]:
     content = _content(line.removeprefix(BOM))
     if not content.strip():
         raise fmt.no_header(number)
-    if fmt.SEPARATOR_DECLARATION.fullmatch(content):  # Excel's line again, after the first
+    if fmt.SEPARATOR_START.match(content):  # Excel's line again, after the first
         raise fmt.at_line(number, fmt.SEPARATOR_LINE)
     try:
         text = content.decode("utf-8")

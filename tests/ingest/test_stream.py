@@ -58,6 +58,20 @@ def explained(monkeypatch) -> list[int]:
     return numbers
 
 
+@pytest.fixture
+def walked(monkeypatch) -> list[int]:
+    """How many lines each body the stream walks line by line holds (the slow path)."""
+    counts: list[int] = []
+    check_lines = ValidatedCsv._check_lines
+
+    def counted(self, body: bytes):
+        counts.append(len(body.splitlines()))
+        return check_lines(self, body)
+
+    monkeypatch.setattr(ValidatedCsv, "_check_lines", counted)
+    return counts
+
+
 @pytest.mark.parametrize(
     "variant",
     [
@@ -185,9 +199,41 @@ def test_header_longer_than_the_limit(small_chunks):
             lines("deals"),
             f"line 1: header misses {', '.join(COLUMNS)}; has unknown 'deals' {EXPECTED}",
         ),
-        (  # long unknown names shortened to 40 characters, at most five of them named
+        (  # long unknown names shortened to 40 characters, five of them named, the rest counted
             lines(",".join(["customer,item,total,quantity,date", "a" * 40, "b" * 41, *"cdefg"])),
-            f"line 1: header has unknown '{'a' * 40}', '{'b' * 37}...', 'c', 'd', 'e' {EXPECTED}",
+            f"line 1: header has unknown '{'a' * 40}', '{'b' * 37}...', 'c', 'd', 'e' and 2 more"
+            f" {EXPECTED}",
+        ),
+        (  # five names listed, no count
+            lines(",".join([HEADER, *"abcde"])),
+            f"line 1: header has unknown 'a', 'b', 'c', 'd', 'e' {EXPECTED}",
+        ),
+        (
+            lines(",".join([HEADER, *"abcdef"])),
+            f"line 1: header has unknown 'a', 'b', 'c', 'd', 'e' and 1 more {EXPECTED}",
+        ),
+        (  # an unknown name repeated: quoted (it may hold a comma) and shortened
+            lines(",".join([HEADER, "Note", '" note"', "x" * 41, "X" * 41])),
+            f"line 1: header has unknown 'Note', ' note', '{'x' * 37}...', '{'X' * 37}...';"
+            f" repeats 'note', '{'x' * 37}...' {EXPECTED}",
+        ),
+        (  # an empty name is named by its field (Excel pads a row with commas)
+            lines("customer,item,total,quantity,date,"),
+            f"line 1: header has an empty name in field 6 {EXPECTED}",
+        ),
+        (  # blank-only names are empty once trimmed, and never said to repeat
+            lines('customer, ,item,"",total,quantity,date'),
+            f"line 1: header has empty names in fields 2, 4 {EXPECTED}",
+        ),
+        (  # a header of only commas: one short sentence, however many fields
+            b"," * 200_000 + b"\r\n",
+            "line 1: header misses customer, item, total, quantity, date; has empty names in"
+            f" fields 1, 2, 3, 4, 5 and 199996 more {EXPECTED}",
+        ),
+        (  # repeated names: at most five named, sorted, the others counted; unknown ones quoted
+            lines(",".join([HEADER, HEADER, *(f"x{n},x{n}" for n in range(1000))])),
+            "line 1: header has unknown 'x0', 'x0', 'x1', 'x1', 'x2' and 1995 more;"
+            f" repeats customer, date, item, quantity, total and 1000 more {EXPECTED}",
         ),
         (lines('"customer","item","total","quantity","date"', GOOD), None),
         (b"\x1f\x8b\x08\x00\xff", "line 1: not UTF-8 text (byte 0x8b); save the file as UTF-8 CSV"),
@@ -480,6 +526,64 @@ def test_empty_rows_before_a_line_are_refused_at_the_first(small_chunks, rows, e
     assert (handed, refused) == (lines(HEADER, GOOD), error)
 
 
+# Megabytes of empty lines cost a regex pass per chunk, as clean rows do: never a Python step
+# per line (80 MB of them took 34-40 s of CPU, a row after 10 MB of them 4.5 s).
+EMPTY_RUNS = {
+    "LF": b"\n",
+    "CRLF": b"\r\n",
+    "blanks": b" \t\r\n",
+    "Excel's empty rows": b",,,,\r\n",
+}
+
+
+@pytest.mark.parametrize("empty", EMPTY_RUNS.values(), ids=EMPTY_RUNS.keys())
+def test_megabytes_of_empty_lines_at_the_end_are_dropped_by_regex(walked, empty):
+    content = lines(HEADER, *[GOOD] * 2000)  # the empty lines start inside the second chunk
+
+    assert drain(content + empty * 300_000) == (content, None)
+    assert walked == []
+
+
+@pytest.mark.parametrize(
+    ("empty", "error"),
+    [
+        (b"\n", "empty line"),
+        (b"\r\n", "empty line"),
+        (b" \t\r\n", "empty line"),
+        (b",,,,\r\n", EMPTY_ROW),
+        (b" ,\t,\r\n", EMPTY_ROW),
+    ],
+    ids=["LF", "CRLF", "blanks", "Excel's empty rows", "a row of commas and blanks"],
+)
+def test_a_row_after_megabytes_of_empty_lines_is_refused_at_the_first(walked, empty, error):
+    content = lines(HEADER, *[GOOD] * 2000) + empty + b"\r\n" * 300_000 + lines(GOOD)
+
+    handed, refused = drain(content)
+
+    assert (handed, refused) == (lines(HEADER, *[GOOD] * 2000), f"line 2002: {error}")
+    assert walked == []
+
+
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [
+        # A line over the limit is said so at its own number, counted past the empty lines.
+        (lines("", "  ", "x" * 300), "line 5: longer than 200 bytes"),
+        (lines(*[""] * 5) + b"x" * 300, "line 8: longer than 200 bytes"),
+        (lines(*[",,,,"] * 3, "x" * 300, GOOD), "line 6: longer than 200 bytes"),
+        (lines("", "", GOOD), "line 3: empty line"),
+        (lines("", GOOD + "\x00"), "line 3: empty line"),  # whatever the row, the empty line
+        (lines("", "", "bob,Ruby,x,1,2018-12-14"), "line 3: empty line"),
+        (lines(" ", "", "") + b"x", "line 3: empty line"),  # the last line, without a break
+        (lines("bob,Ruby,x,1,2018-12-14", "", GOOD), f"line 3: total 'x' {NOT_TOTAL}"),
+    ],
+)
+def test_empty_lines_across_chunks_keep_their_numbers(small_chunks, tail, error):
+    content = lines(HEADER, GOOD)
+
+    assert drain(content + tail) == (content, error)
+
+
 @pytest.mark.parametrize("declaration", ["sep=,", "SEP=,", "\ufeffsep=,"])
 def test_excel_separator_line_is_skipped(declaration):
     content = lines(HEADER, GOOD)
@@ -497,6 +601,9 @@ def test_lines_after_a_separator_line_keep_their_numbers():
     assert error_of(content) == f"line 4: total 'x' {NOT_TOTAL}"
 
 
+BAD_SEPARATOR_LINE = "is not a valid separator line (Excel writes sep=,); write sep=, or remove it"
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [
@@ -508,6 +615,18 @@ def test_lines_after_a_separator_line_keep_their_numbers():
             b"sep=\xff\r\n" + lines(HEADER),
             "line 1: the file declares '\ufffd' as its separator (sep=\ufffd);"
             " save it as comma-separated",
+        ),
+        (  # a separator written as more than one character, or none
+            lines("sep=,,", HEADER, GOOD),
+            f"line 1: 'sep=,,' {BAD_SEPARATOR_LINE}",
+        ),
+        (lines("\ufeffSEP=", HEADER), f"line 1: 'SEP=' {BAD_SEPARATOR_LINE}"),
+        (lines("sep=, ", HEADER), f"line 1: 'sep=, ' {BAD_SEPARATOR_LINE}"),
+        (b"sep=\xff\xfe\r\n" + lines(HEADER), f"line 1: 'sep=\ufffd\ufffd' {BAD_SEPARATOR_LINE}"),
+        (lines("sep=" + "," * 50), f"line 1: 'sep={',' * 33}...' {BAD_SEPARATOR_LINE}"),
+        (  # one character, not one byte
+            lines("sep=€", HEADER),
+            "line 1: the file declares '€' as its separator (sep=€); save it as comma-separated",
         ),
         (lines("sep=,"), "line 2: the header is missing"),
         (
@@ -672,7 +791,7 @@ def test_cr_that_is_no_line_break(content, error):
     assert error_of(content) == error
 
 
-@pytest.mark.parametrize("second", ["sep=,", "SEP=,", "sep=;"])
+@pytest.mark.parametrize("second", ["sep=,", "SEP=,", "sep=;", "sep=,,"])
 def test_second_separator_line_is_said_so(second):
     assert error_of(lines("sep=,", second, HEADER, GOOD)) == f"line 2: {SEPARATOR_LINE}"
 
@@ -685,3 +804,71 @@ def test_repeated_header_line(repeated):
     content = lines(HEADER, GOOD, GOOD, repeated, GOOD)
 
     assert error_of(content) == f"line 4: {REPEATED_HEADER}"
+
+
+# A byte-order mark belongs before the header only: after it, it is invisible and would make
+# `\ufeffann` a customer other than `ann`.
+BOM_AT_LINE_START = "starts with a byte-order mark (U+FEFF), likely from joining files; remove it"
+BOM_IN_VALUE = "contains a byte-order mark (U+FEFF), an invisible character; remove it"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (  # `cat a.csv b.csv` of two Excel "CSV UTF-8" exports
+            BOM + lines(HEADER, GOOD) + BOM + lines(HEADER, GOOD),
+            f"line 3: {REPEATED_HEADER}",
+        ),
+        (
+            BOM + lines(HEADER, GOOD) + BOM + lines("Customer, Item, Total, Quantity, Date"),
+            f"line 3: {REPEATED_HEADER}",
+        ),
+        (
+            BOM + lines("sep=,", HEADER, GOOD) + BOM + lines("sep=,", HEADER, GOOD),
+            f"line 4: {SEPARATOR_LINE}",
+        ),
+        (BOM + lines(HEADER, GOOD) + BOM + lines(GOOD), f"line 3: {BOM_AT_LINE_START}"),
+        (lines(HEADER, GOOD) + BOM + lines(GOOD), f"line 3: {BOM_AT_LINE_START}"),
+        (lines(HEADER) + BOM + GOOD.encode(), f"line 2: {BOM_AT_LINE_START}"),  # the last line
+        (lines(HEADER) + BOM + lines('"bob",Ruby,1,1,2018-12-14'), f"line 2: {BOM_AT_LINE_START}"),
+        (lines(HEADER) + BOM + lines(",,,,"), f"line 2: {BOM_AT_LINE_START}"),
+        (  # inside a value: refused too, naming it
+            lines(HEADER, "bob,\ufeffRuby,1,1,2018-12-14"),
+            f"line 2: item '\\ufeffRuby' {BOM_IN_VALUE}",
+        ),
+        (
+            lines(HEADER, '" \ufeffbob",Ruby,1,1,2018-12-14'),
+            f"line 2: customer ' \\ufeffbob' {BOM_IN_VALUE}",
+        ),
+        (
+            lines(HEADER, "bob,Ru\ufeffby ,1,1,2018-12-14"),
+            f"line 2: item 'Ru\\ufeffby ' {BOM_IN_VALUE}",
+        ),
+        (
+            lines(HEADER, "bob,Ruby,\ufeff1,1,2018-12-14"),
+            f"line 2: total '\\ufeff1' {BOM_IN_VALUE}",
+        ),
+        (  # in the header, a name with it is not a column's
+            lines("customer,\ufeffitem,total,quantity,date"),
+            f"line 1: header misses item; has unknown '\\ufeffitem' {EXPECTED}",
+        ),
+    ],
+)
+def test_byte_order_mark_after_the_header(content, error):
+    assert error_of(content) == error
+
+
+def test_text_of_other_three_byte_characters_stays_on_the_fast_path(explained):
+    # Fullwidth letters start with the byte-order mark's first byte, EF, and are text.
+    content = lines(HEADER, *["\uff32\uff55\uff42\uff59,Opal\ufefe,1,1,2018-12-14"] * 3)
+
+    assert drain(content) == (content, None)
+    assert explained == []
+
+
+def test_byte_order_mark_in_a_later_chunk_is_found(small_chunks):
+    content = lines(HEADER, *[GOOD] * 30) + BOM + lines(GOOD)
+
+    handed, error = drain(content)
+
+    assert (handed, error) == (lines(HEADER, *[GOOD] * 30), f"line 32: {BOM_AT_LINE_START}")
