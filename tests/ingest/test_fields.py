@@ -44,6 +44,7 @@ def test_unquoted_values(content, fields):
         (b'"a\nb"', [b"a\nb"]),
         (b'x,""', [b"x", b""]),
         (b'"",x', [b"", b"x"]),
+        (b',"a"', [b"", b"a"]),  # an empty unquoted value first: its comma is at 0
         (b'"a",', [b"a", b""]),
         ('"Ё""Я"'.encode(), ['Ё"Я'.encode()]),
     ],

@@ -747,8 +747,15 @@ def test_numbers_and_dates_keep_their_strict_rules(row, error):
         b"customer,item,total,quantity,date\rbob,Ruby,1,1,2018-12-14 08:29:52\r",
         b"customer,item,total,quantity,date\rbob,Ruby,1,1,2018-12-14 08:29:52",
         b"\xef\xbb\xbfcustomer,item,total,quantity,date\rbob,Ruby,1,1,2018-12-14\r\n",
+        # The header is what comes before the first CR: blanks in it, and more rows after it.
+        b"Customer, Item, Total, Quantity, Date\rbob,Ruby,1,1,2018-12-14\ramy,Opal,2,1,2018\n",
     ],
-    ids=["CR only", "CR only, no final break", "BOM, CR, then a final CRLF"],
+    ids=[
+        "CR only",
+        "CR only, no final break",
+        "BOM, CR, then a final CRLF",
+        "a header with blanks, two rows, a final LF",
+    ],
 )
 def test_cr_only_line_breaks(content):
     assert error_of(content) == f"line 1: {CR_ONLY}"
