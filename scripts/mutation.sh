@@ -5,7 +5,7 @@
 # one small edit at a time, in a copy under mutants/, and runs for each mutant only the fast
 # tests that reach the mutated function. A mutant the tests do not notice "survived".
 #
-#   scripts/mutation.sh                          # every mutant; about 40 minutes on 2 shared cores
+#   scripts/mutation.sh                          # every mutant; 45-60 minutes on 2 shared cores
 #   scripts/mutation.sh 'deals.ingest.fields*'   # only these mutants
 #
 # Survivors judged equivalent (no test can tell them from the original) are listed with the
